@@ -1,0 +1,118 @@
+"""Bulk tasks, the report lines they produce, and where their files are stored."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from core.ids import ObjectIdField
+
+
+class StorageProvider(models.Model):
+    """A place uploaded files are kept: the local filesystem or an S3-compatible bucket."""
+
+    class Kind(models.TextChoices):
+        FILESYSTEM = "filesystem", "Local filesystem"
+        S3 = "s3", "S3-compatible object storage"
+
+    id = ObjectIdField(primary_key=True)
+    name = models.CharField(max_length=128, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    bucket = models.CharField(max_length=256, blank=True)
+    region = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BulkTask(models.Model):
+    """One uploaded file processed for an action, with its running report."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "inProgress", "In progress"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    id = ObjectIdField(primary_key=True)
+    organization = models.ForeignKey(
+        "users.Organization", on_delete=models.CASCADE, related_name="bulk_tasks"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    action = models.CharField(max_length=1000)
+    override = models.BooleanField(
+        default=False, help_text="Update existing records instead of skipping them."
+    )
+
+    # The uploaded file; an empty string means "not known", and the API leaves it out.
+    file_original_name = models.CharField(max_length=256, blank=True)
+    file_mimetype = models.CharField(max_length=128, blank=True)
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    file_bucket = models.CharField(max_length=256, blank=True)
+    file_key = models.CharField(max_length=256, blank=True)
+    file_location = models.CharField(max_length=256, blank=True)
+    file_region = models.CharField(max_length=128, blank=True)
+    file_checksum = models.CharField(max_length=256, blank=True)
+    storage_provider = models.ForeignKey(
+        StorageProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    num_items = models.PositiveIntegerField(default=0)
+    num_inserts = models.PositiveIntegerField(default=0)
+    num_updates = models.PositiveIntegerField(default=0)
+    num_skips = models.PositiveIntegerField(default=0)
+    num_errors = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bulk_tasks",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["organization", "-id"], name="bulktask_org_newest"),
+            models.Index(fields=["organization", "status", "-id"], name="bulktask_org_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.id}"
+
+
+class BulkTaskLine(models.Model):
+    """One skipped or errored line of a task's report.
+
+    Kept in their own table rather than as a list on the task, so that a report of
+    100,000 lines is written in batches, read a page at a time, and never loaded whole.
+    """
+
+    class Kind(models.IntegerChoices):
+        SKIPPED = 1, "Skipped"
+        ERRORED = 2, "Errored"
+
+    task = models.ForeignKey(BulkTask, on_delete=models.CASCADE, related_name="lines")
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    line = models.PositiveIntegerField(help_text="As a text editor numbers it; a CSV header is 1.")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["task", "line"]
+        constraints = [
+            # A line has one outcome: this also makes a replayed chunk fail loudly
+            # instead of counting a line twice.
+            models.UniqueConstraint(fields=["task", "line"], name="bulktaskline_once_per_line"),
+        ]
+        indexes = [models.Index(fields=["task", "kind", "line"], name="bulktaskline_kind_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line} ({self.get_kind_display()})"

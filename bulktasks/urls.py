@@ -1,0 +1,17 @@
+"""Routes under /v1/organizations/{organizationId}/bulk-tasks."""
+
+from django.urls import re_path
+
+from bulktasks.views import BulkTaskViewSet
+
+# Path segments are matched loosely and validated in the view, so that a
+# malformed id gets a 400 that names the parameter rather than a bare 404.
+SEGMENT = r"[^/]+"
+
+urlpatterns = [
+    re_path(
+        rf"^organizations/(?P<organization_id>{SEGMENT})/bulk-tasks/(?P<bulk_task_id>{SEGMENT})/?$",
+        BulkTaskViewSet.as_view({"get": "retrieve"}),
+        name="bulk-task-detail",
+    ),
+]

@@ -1,0 +1,40 @@
+"""Production settings: secure by default, and refuse to start with a missing or weak secret."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DEBUG, SECRET_KEY
+
+_MIN_SECRET_LENGTH = 50
+_KNOWN_WEAK_PREFIXES = ("django-insecure", "local-development-key", "test-key", "change-me")
+
+if not DEBUG and (
+    len(SECRET_KEY) < _MIN_SECRET_LENGTH
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.startswith(_KNOWN_WEAK_PREFIXES)
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random value of at least "
+        f"{_MIN_SECRET_LENGTH} characters in production, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# TLS is terminated by the load balancer in front of gunicorn.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,18 @@
+"""Top-level routes: the versioned API, the admin, and the JSON fallbacks under /v1/."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from core.views import RouteNotFoundView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v1/", include("users.urls")),
+    path("v1/", include("bulktasks.urls")),
+    # Anything else under /v1/ answers in the envelope, never Django's HTML page.
+    re_path(r"^v1(/.*)?$", RouteNotFoundView.as_view()),
+]
+
+handler400 = "core.views.handler400"
+handler404 = "core.views.handler404"
+handler500 = "core.views.handler500"

@@ -1,0 +1,50 @@
+"""The error catalog: every code the API answers with, its HTTP status and its message.
+
+Codes are stable: clients branch on them, so a code is never reused for another
+meaning. The families follow the published contract (3xxx for entities, 4xxx
+for authentication and authorization); the others extend them in the same
+spirit. docs/errors.md documents the same table for API consumers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    """One catalog entry: a stable numeric code, its HTTP status and default message."""
+
+    code: int
+    status: int
+    message: str
+
+
+# 1xxx: the request itself is not acceptable.
+INVALID_PARAMETER = ErrorSpec(1001, 400, "Invalid parameter")
+VALIDATION_FAILED = ErrorSpec(1002, 400, "Validation failed")
+MALFORMED_REQUEST = ErrorSpec(1003, 400, "Malformed request body")
+UNSUPPORTED_MEDIA_TYPE = ErrorSpec(1004, 415, "Unsupported media type")
+NOT_ACCEPTABLE = ErrorSpec(1005, 406, "Not acceptable")
+PAYLOAD_TOO_LARGE = ErrorSpec(1006, 413, "Payload too large")
+THROTTLED = ErrorSpec(1007, 429, "Too many requests")
+
+# 3xxx: entities and routes.
+ENTITY_NOT_FOUND = ErrorSpec(3001, 404, "Entity not found")
+ROUTE_NOT_FOUND = ErrorSpec(3002, 404, "Route not found")
+METHOD_NOT_ALLOWED = ErrorSpec(3003, 405, "Method not allowed")
+CONFLICT = ErrorSpec(3004, 409, "Conflict")
+
+# 4xxx: authentication and authorization.
+INVALID_CREDENTIALS = ErrorSpec(4001, 401, "Invalid credentials")
+NO_AUTH_TOKEN = ErrorSpec(4002, 401, "No auth token")
+PERMISSION_DENIED = ErrorSpec(4003, 403, "Permission denied")
+INVALID_TOKEN = ErrorSpec(4004, 401, "Invalid Token")
+
+# 5xxx: the service could not answer.
+INTERNAL_ERROR = ErrorSpec(5000, 500, "Internal server error")
+SERVICE_UNAVAILABLE = ErrorSpec(5003, 503, "Service temporarily unavailable")
+
+CATALOG: tuple[ErrorSpec, ...] = tuple(
+    value for value in list(globals().values()) if isinstance(value, ErrorSpec)
+)

@@ -1,0 +1,77 @@
+"""The exception hierarchy views and services raise, each bound to a catalog entry."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import APIException
+
+from core import errors
+from core.errors import ErrorSpec
+
+
+class ServiceError(APIException):
+    """An error the API reports in its envelope, with a code from the catalog."""
+
+    error: ErrorSpec = errors.INTERNAL_ERROR
+
+    def __init__(self, message: str | None = None, *, error: ErrorSpec | None = None) -> None:
+        if error is not None:
+            self.error = error
+        self.status_code = self.error.status
+        super().__init__(detail=message or self.error.message, code=self.error.code)
+
+    @property
+    def message(self) -> str:
+        """The human-readable message sent to the client."""
+        return str(self.detail)
+
+
+class EntityNotFound(ServiceError):
+    """The entity does not exist, or the caller may not know that it does."""
+
+    error = errors.ENTITY_NOT_FOUND
+
+
+class InvalidParameter(ServiceError):
+    """A path or query parameter does not have the expected shape."""
+
+    error = errors.INVALID_PARAMETER
+
+    def __init__(self, parameter: str, expected: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"Invalid parameter {parameter}: {expected}")
+
+
+class ValidationFailed(ServiceError):
+    """The request body or form is not valid; the message names each field."""
+
+    error = errors.VALIDATION_FAILED
+
+
+class PermissionDenied(ServiceError):
+    """The caller is a member of the organization but lacks the permission."""
+
+    error = errors.PERMISSION_DENIED
+
+
+class NoAuthToken(ServiceError):
+    """The request carries no bearer token."""
+
+    error = errors.NO_AUTH_TOKEN
+
+
+class InvalidToken(ServiceError):
+    """The bearer token is malformed, expired, tampered with, or its user is gone."""
+
+    error = errors.INVALID_TOKEN
+
+
+class InvalidCredentials(ServiceError):
+    """The e-mail and password do not match an active account."""
+
+    error = errors.INVALID_CREDENTIALS
+
+
+class ServiceUnavailable(ServiceError):
+    """A backing service (database, broker) did not answer; the client may retry."""
+
+    error = errors.SERVICE_UNAVAILABLE

@@ -1,0 +1,1 @@
+"""Accounts, organizations (tenants), roles, memberships, and who may do what."""

@@ -1,0 +1,61 @@
+"""Admin forms: roles pick permissions from the catalog, memberships pick roles of their organization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+
+from users.catalog import PERMISSIONS
+from users.models import Membership, Role, User
+
+
+class RoleForm(forms.ModelForm):
+    """A role's permissions as checkboxes, so only catalog strings can be chosen."""
+
+    permissions = forms.MultipleChoiceField(
+        choices=[(name, f"{name}: {label}") for name, label in PERMISSIONS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Role
+        fields = ["organization", "name", "permissions"]
+
+    def clean_permissions(self) -> list[str]:
+        return sorted(self.cleaned_data["permissions"])
+
+
+class MembershipForm(forms.ModelForm):
+    """Refuses roles that belong to another organization."""
+
+    class Meta:
+        model = Membership
+        fields = ["user", "organization", "roles", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        organization = cleaned.get("organization")
+        roles = cleaned.get("roles") or []
+        foreign = [
+            role.name for role in roles if organization and role.organization_id != organization.pk
+        ]
+        if foreign:
+            self.add_error(
+                "roles", f"These roles belong to another organization: {', '.join(foreign)}"
+            )
+        return cleaned
+
+
+class AdminUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email"]
+
+
+class AdminUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"

@@ -1,0 +1,115 @@
+"""Accounts, organizations and the memberships that join them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.ids import ObjectIdField
+from users.managers import UserManager
+from users.validators import slug_validator, validate_permission_list, validate_slug_not_object_id
+
+FULL_NAME_MAX_LENGTH = 128
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an e-mail address."""
+
+    id = ObjectIdField(primary_key=True)
+    email = models.EmailField(max_length=256, unique=True)
+    first_name = models.CharField(max_length=128, blank=True)
+    last_name = models.CharField(max_length=128, blank=True)
+    picture = models.URLField(max_length=2048, blank=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive users cannot log in, and their tokens stop working."
+    )
+    is_staff = models.BooleanField(default=False, help_text="May log in to the Django admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        """First and last name joined, cut to the contract's 128 characters."""
+        return f"{self.first_name} {self.last_name}".strip()[:FULL_NAME_MAX_LENGTH]
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+
+class Organization(models.Model):
+    """A tenant: every bulk task belongs to exactly one organization."""
+
+    id = ObjectIdField(primary_key=True)
+    slug = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[slug_validator, validate_slug_not_object_id],
+        help_text="Used in URLs in place of the id: letters, digits and hyphens.",
+    )
+    name = models.CharField(max_length=256)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [models.UniqueConstraint(Lower("slug"), name="organization_slug_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Role(models.Model):
+    """A named set of permission strings, defined by one organization."""
+
+    id = ObjectIdField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=128)
+    permissions = models.JSONField(default=list, blank=True, validators=[validate_permission_list])
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="role_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.name}"
+
+
+class Membership(models.Model):
+    """A user's place in an organization; only an active membership grants access."""
+
+    id = ObjectIdField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    roles = models.ManyToManyField(Role, blank=True, related_name="memberships")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization}"

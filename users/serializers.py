@@ -1,0 +1,31 @@
+"""How accounts appear in API responses."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from core.serializers import OmitEmptyMixin
+
+
+class UserSummarySerializer(OmitEmptyMixin, serializers.Serializer):
+    """A user as nested in other resources, such as a task's ``createdBy``."""
+
+    id = serializers.CharField()
+    email = serializers.EmailField()
+    firstName = serializers.CharField(source="first_name")
+    lastName = serializers.CharField(source="last_name")
+    fullName = serializers.CharField(source="full_name")
+    picture = serializers.CharField()
+
+
+class TokenObtainInputSerializer(serializers.Serializer):
+    """Credentials for ``POST /v1/auth/token``."""
+
+    email = serializers.CharField(max_length=256)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class TokenRefreshInputSerializer(serializers.Serializer):
+    """A refresh token for ``POST /v1/auth/token/refresh``."""
+
+    refresh = serializers.CharField(max_length=4096)
