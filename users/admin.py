@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 
 from users.forms import AdminUserChangeForm, AdminUserCreationForm, MembershipForm, RoleForm
 from users.models import Membership, Organization, Role, User
@@ -53,6 +54,11 @@ class RoleAdmin(admin.ModelAdmin):
     list_filter = ["organization"]
     search_fields = ["name", "organization__slug"]
     list_select_related = ["organization"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Role | None = None) -> list[str]:
+        # Moving a role to another organization would hand its permissions to
+        # the members of the first one in the second.
+        return ["organization"] if obj is not None else []
 
     @admin.display(description="Permissions")
     def permission_list(self, role: Role) -> str:

@@ -56,6 +56,8 @@ class AdminUserCreationForm(UserCreationForm):
 
 
 class AdminUserChangeForm(UserChangeForm):
+    picture = forms.URLField(max_length=2048, required=False, assume_scheme="https")
+
     class Meta:
         model = User
         fields = "__all__"

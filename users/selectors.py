@@ -44,15 +44,19 @@ def organization_access_get(
             "organization__slug",
             "organization__name",
             "organization__created_at",
+            "roles__organization_id",
             "roles__permissions",
         )
     )
     if not rows:
         return None
-    membership_id, organization_id, slug, name, created_at, _ = rows[0]
+    membership_id, organization_id, slug, name, created_at, _, _ = rows[0]
     permissions: set[str] = set()
-    for *_, role_permissions in rows:
-        permissions.update(role_permissions or ())
+    for *_, role_organization_id, role_permissions in rows:
+        # Only a role of this organization grants anything here, whatever
+        # an edit elsewhere may have left attached to the membership.
+        if role_organization_id == organization_id:
+            permissions.update(role_permissions or ())
     organization = Organization(id=organization_id, slug=slug, name=name, created_at=created_at)
     organization._state.adding = False
     organization._state.db = "default"

@@ -6,12 +6,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list
 from config.settings.base import *  # noqa: F403
-from config.settings.base import DEBUG, SECRET_KEY
+from config.settings.base import SECRET_KEY
 
 _MIN_SECRET_LENGTH = 50
 _KNOWN_WEAK_PREFIXES = ("django-insecure", "local-development-key", "test-key", "change-me")
 
-if not DEBUG and (
+# Checked even when DEBUG is switched on: these settings serve real traffic.
+if (
     len(SECRET_KEY) < _MIN_SECRET_LENGTH
     or len(set(SECRET_KEY)) < 5
     or SECRET_KEY.startswith(_KNOWN_WEAK_PREFIXES)

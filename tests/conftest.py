@@ -1,0 +1,53 @@
+"""Shared fixtures: an API client, and members holding chosen permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.factories import MembershipFactory, OrganizationFactory, RoleFactory, UserFactory
+from users import catalog
+from users.models import Organization, User
+
+
+def bearer(user: User) -> str:
+    """An Authorization header value carrying a fresh access token for the user."""
+    return f"Bearer {AccessToken.for_user(user)}"
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return OrganizationFactory(slug="acme")
+
+
+@pytest.fixture
+def make_member(db: None) -> Callable[..., User]:
+    """Make an active member of an organization holding the given permission strings."""
+
+    def make(organization: Organization, permissions: list[str] | tuple[str, ...] = ()) -> User:
+        user = UserFactory()
+        role = RoleFactory(organization=organization, permissions=list(permissions))
+        MembershipFactory(user=user, organization=organization, roles=[role])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def reader(organization: Organization, make_member: Callable[..., User]) -> User:
+    """A member who may read bulk tasks."""
+    return make_member(organization, [catalog.BULK_TASK_GET])
+
+
+@pytest.fixture
+def reader_client(api_client: APIClient, reader: User) -> APIClient:
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(reader))
+    return api_client

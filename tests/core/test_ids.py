@@ -1,0 +1,52 @@
+"""Application-generated ObjectIds: 24 hex characters, unique, ordered by time."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+from core.ids import is_object_id, object_id
+
+
+def test_an_id_is_24_lowercase_hex_characters():
+    value = object_id()
+
+    assert is_object_id(value)
+    assert value == value.lower()
+    assert len(value) == 24
+
+
+def test_the_first_four_bytes_are_the_creation_time():
+    before = int(time.time())
+
+    value = object_id()
+
+    assert before <= int(value[:8], 16) <= int(time.time())
+
+
+def test_ids_are_unique_and_time_ordered_within_a_process():
+    values = [object_id() for _ in range(10_000)]
+
+    assert len(set(values)) == len(values)
+    timestamps = [value[:8] for value in values]
+    assert timestamps == sorted(timestamps)
+
+
+def _mint(count: int) -> list[str]:
+    return [object_id() for _ in range(count)]
+
+
+def test_forked_processes_do_not_mint_the_same_ids():
+    object_id()  # the parent's random part exists before the fork
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        batches = pool.map(_mint, [2_000, 2_000])
+
+    everything = batches[0] + batches[1]
+    assert len(set(everything)) == len(everything)
+
+
+def test_is_object_id_refuses_other_shapes():
+    assert not is_object_id("a" * 23)
+    assert not is_object_id("g" * 24)
+    assert not is_object_id(None)
+    assert is_object_id("ABCDEF0123456789abcdef01")
