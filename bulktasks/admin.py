@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
+from bulktasks.forms import BulkTaskUploadForm
 from bulktasks.models import BulkTask, StorageProvider
 from bulktasks.selectors import bulk_task_report_lines_head
+from bulktasks.services import bulk_task_create, bulk_task_retry, open_stored_file
+from core.exceptions import ServiceError
 
 # The task page shows this many lines of each kind; the API's lines endpoint has all.
 ADMIN_REPORT_LINES = 200
@@ -28,10 +36,12 @@ class BulkTaskAdmin(admin.ModelAdmin):
         "num_updates",
         "num_skips",
         "num_errors",
+        "progress",
         "file_original_name",
         "created_by",
         "created_at",
     ]
+    actions = ["retry_failed"]
     list_filter = ["status", "organization", "action", "created_at"]
     search_fields = ["=id", "file_original_name", "created_by__email"]
     list_select_related = ["organization", "created_by"]
@@ -59,11 +69,126 @@ class BulkTaskAdmin(admin.ModelAdmin):
             "Report",
             {"fields": ("num_items", "num_inserts", "num_updates", "num_skips", "num_errors")},
         ),
-        (None, {"fields": ("created_by", "created_at", "updated_at")}),
+        (
+            "Processing",
+            {
+                "fields": (
+                    "checkpoint_line",
+                    "attempts",
+                    "scanned_at",
+                    "started_at",
+                    "finished_at",
+                    "lease_owner",
+                    "lease_expires_at",
+                )
+            },
+        ),
+        (None, {"fields": ("created_by", "created_at", "updated_at", "download")}),
     )
 
+    @admin.display(description="Progress")
+    def progress(self, bulk_task: BulkTask) -> str:
+        """Lines done out of lines known (known once the file has been read through)."""
+        if bulk_task.scanned_at is None:
+            return "-"
+        return f"{bulk_task.num_done} / {bulk_task.num_items}"
+
+    @admin.display(description="Original file")
+    def download(self, bulk_task: BulkTask) -> str:
+        if not bulk_task.file_key:
+            return "-"
+        url = reverse("admin:bulktasks_bulktask_download", args=[bulk_task.pk])
+        return format_html('<a href="{}">Download {}</a>', url, bulk_task.file_original_name)
+
+    @admin.action(description="Retry the selected failed tasks")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
+        retried = 0
+        for bulk_task in queryset.filter(status=BulkTask.Status.FAILED):
+            bulk_task_retry(bulk_task=bulk_task)
+            retried += 1
+        skipped = queryset.count() - retried
+        self.message_user(request, f"{retried} task(s) sent back to the queue.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} task(s) were not failed; left alone.", messages.WARNING
+            )
+
+    def get_urls(self) -> list[Any]:
+        custom = [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="bulktasks_bulktask_upload",
+            ),
+            path(
+                "<str:object_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="bulktasks_bulktask_download",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Start a task for an organization by uploading a file, through the same service as the API."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        form = BulkTaskUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                bulk_task, _ = bulk_task_create(
+                    organization=form.cleaned_data["organization"],
+                    created_by=request.user,  # type: ignore[arg-type]
+                    action=form.cleaned_data["action"],
+                    override=form.cleaned_data["override"],
+                    file=upload,
+                    original_name=upload.name or "",
+                )
+            except ServiceError as exc:
+                form.add_error("file", exc.message)
+            else:
+                self.message_user(
+                    request, f"Task {bulk_task.pk} created; processing starts shortly."
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:bulktasks_bulktask_change", args=[bulk_task.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start a bulk task",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/bulktasks/bulktask/upload.html", context)
+
+    def download_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Stream the task's original file back to staff."""
+        bulk_task = self.get_object(request, object_id)
+        if (
+            bulk_task is None
+            or not self.has_view_permission(request, bulk_task)
+            or not bulk_task.file_key
+        ):
+            raise PermissionDenied
+        return FileResponse(
+            open_stored_file(bulk_task),
+            as_attachment=True,
+            filename=bulk_task.file_original_name or "upload",
+            content_type=bulk_task.file_mimetype or "application/octet-stream",
+        )
+
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        """Staff who may view tasks may start one; the admin itself never edits tasks."""
+        return self.has_view_permission(request)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        extra_context = {**(extra_context or {}), "can_upload": self.has_upload_permission(request)}
+        return super().changelist_view(request, extra_context)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in BulkTask._meta.fields]
+        return [field.name for field in BulkTask._meta.fields] + ["download"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -5,11 +5,16 @@ Every object has a fixed identity (slug, e-mail or id), so seeding twice changes
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
-from bulktasks.models import BulkTask, BulkTaskLine, StorageProvider
+from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.storage import bulk_task_storage, storage_key_for, storage_provider_current
 from users import catalog
 from users.models import Membership, Organization, Role, User
 from users.services import membership_create, organization_create, role_create, user_create
@@ -32,6 +37,26 @@ FAILED_TASK_ID = "65a000000000000000000004"
 OTHER_TASK_ID = "65a000000000000000000005"
 
 
+TEAM_CSV = (
+    b"email,firstName,lastName\n"
+    b"ana@acme.example,Ana,Lima\n"
+    b"bob@acme.example,Bob,Stone\n"
+    b"cleo@acme.example,Cleo,Park\n"
+    b"bob@acme.example,Bob,Stone\n"
+    b"dan@acme.example,Dan,Ito\n"
+    b"eve@acme.example,Eve,Moss\n"
+    b"not-an-email,Nope,Nope\n"
+    b"fay@acme.example,Fay,Hart\n"
+    b"cleo@acme.example,Cleo,Park\n"
+    b"gus@acme.example,Gus,Reed\n"
+)
+
+
+def _people_csv(count: int, prefix: str) -> bytes:
+    rows = [f"{prefix}{n}@example.com,Person,{n}" for n in range(1, count + 1)]
+    return ("email,firstName,lastName\n" + "\n".join(rows) + "\n").encode()
+
+
 @dataclass
 class DemoData:
     """What the demo seed made, for printing curl commands or JSON."""
@@ -49,9 +74,7 @@ class DemoData:
 def demo_seed() -> DemoData:
     """Create the demo organizations, members and tasks unless they already exist."""
     _admin_get_or_create()
-    storage, _ = StorageProvider.objects.get_or_create(
-        name="local", defaults={"kind": StorageProvider.Kind.FILESYSTEM}
-    )
+    storage = storage_provider_current()
     acme = _organization_get_or_create(ORGANIZATION_SLUG, "Acme Corporation")
     globex = _organization_get_or_create(OTHER_ORGANIZATION_SLUG, "Globex")
     every_bulk_permission = [
@@ -68,6 +91,7 @@ def demo_seed() -> DemoData:
     outsider = _member_get_or_create(globex, globex_operator, OUTSIDER_EMAIL, "Olga", "Outsider")
 
     common = {"action": "users.import", "storage_provider": storage, "file_mimetype": "text/csv"}
+    scanned = {"scanned_at": timezone.now()}
     tasks = [
         _task_get_or_create(
             PENDING_TASK_ID,
@@ -75,7 +99,7 @@ def demo_seed() -> DemoData:
             reader,
             status=BulkTask.Status.PENDING,
             file_original_name="new-hires.csv",
-            file_size=2_048,
+            content=_people_csv(25, "new-hire"),
             **common,
         ),
         _task_get_or_create(
@@ -84,10 +108,12 @@ def demo_seed() -> DemoData:
             reader,
             status=BulkTask.Status.IN_PROGRESS,
             file_original_name="contractors.csv",
-            file_size=524_288,
-            num_items=4_000,
+            content=_people_csv(8_000, "contractor"),
+            num_items=8_000,
+            checkpoint_line=4_001,
             num_inserts=3_950,
             num_skips=50,
+            **scanned,
             **common,
         ),
         _task_get_or_create(
@@ -95,23 +121,25 @@ def demo_seed() -> DemoData:
             acme,
             reader,
             status=BulkTask.Status.COMPLETED,
-            override=True,
             file_original_name="team.csv",
-            file_size=1_024,
+            content=TEAM_CSV,
             num_items=10,
-            num_inserts=5,
-            num_updates=2,
+            num_inserts=6,
             num_skips=1,
-            num_errors=2,
+            num_errors=3,
+            checkpoint_line=11,
+            finished_at=timezone.now(),
+            **scanned,
             **common,
             lines=[
-                (BulkTaskLine.Kind.SKIPPED, 4, "email bob@acme.example: already a member"),
+                (BulkTaskLine.Kind.SKIPPED, 2, "already a member"),
+                (BulkTaskLine.Kind.ERRORED, 5, "email: duplicate of line 3"),
                 (
                     BulkTaskLine.Kind.ERRORED,
-                    7,
+                    8,
                     "email: 'not-an-email' is not a valid e-mail address",
                 ),
-                (BulkTaskLine.Kind.ERRORED, 9, "email: duplicate of line 3"),
+                (BulkTaskLine.Kind.ERRORED, 10, "email: duplicate of line 4"),
             ],
         ),
         _task_get_or_create(
@@ -120,8 +148,9 @@ def demo_seed() -> DemoData:
             reader,
             status=BulkTask.Status.FAILED,
             file_original_name="export.csv",
-            file_size=512,
+            content=b"mail,firstName\nsam@acme.example,Sam\n",
             error="header row is missing column email",
+            finished_at=timezone.now(),
             **common,
         ),
     ]
@@ -131,9 +160,12 @@ def demo_seed() -> DemoData:
         outsider,
         status=BulkTask.Status.COMPLETED,
         file_original_name="globex-staff.csv",
-        file_size=256,
+        content=_people_csv(3, "globex"),
         num_items=3,
         num_inserts=3,
+        checkpoint_line=4,
+        finished_at=timezone.now(),
+        **scanned,
         **common,
     )
     return DemoData(acme, globex, reader, no_permission, outsider, tasks, other)
@@ -179,14 +211,28 @@ def _task_get_or_create(
     task_id: str,
     organization: Organization,
     created_by: User,
+    content: bytes,
     lines: list[tuple[int, int, str]] = (),  # type: ignore[assignment]
-    **fields: object,
+    **fields: Any,
 ) -> BulkTask:
     existing = BulkTask.objects.filter(pk=task_id).first()
     if existing is not None:
         return existing
+    # A real stored file, so that a running worker can pick up the pending and
+    # in-progress tasks and staff can download every one.
+    name = fields["file_original_name"]
+    key = storage_key_for(organization_id=organization.pk, bulk_task_id=task_id, original_name=name)
+    storage = bulk_task_storage()
+    if not storage.exists(key):
+        key = storage.save(key, ContentFile(content))
     task = BulkTask.objects.create(
-        id=task_id, organization=organization, created_by=created_by, **fields
+        id=task_id,
+        organization=organization,
+        created_by=created_by,
+        file_key=key,
+        file_size=len(content),
+        file_checksum=hashlib.sha256(content).hexdigest(),
+        **fields,
     )
     BulkTaskLine.objects.bulk_create(
         BulkTaskLine(task=task, kind=kind, line=line, reason=reason) for kind, line, reason in lines

@@ -68,6 +68,21 @@ class BulkTask(models.Model):
     num_errors = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
+    # Processing state. Counters and the checkpoint move together, in the same
+    # transaction as each chunk's writes, so a resumed run never counts a line twice.
+    scanned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the file was read through once and found sound."
+    )
+    checkpoint_line = models.PositiveIntegerField(
+        default=0,
+        help_text="The last line whose outcome is committed; processing resumes after it.",
+    )
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -83,10 +98,21 @@ class BulkTask(models.Model):
         indexes = [
             models.Index(fields=["organization", "-id"], name="bulktask_org_newest"),
             models.Index(fields=["organization", "status", "-id"], name="bulktask_org_status"),
+            models.Index(fields=["status", "lease_expires_at"], name="bulktask_stale"),
         ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.id}"
+
+    @property
+    def num_done(self) -> int:
+        """Lines whose outcome is recorded so far."""
+        return self.num_inserts + self.num_updates + self.num_skips + self.num_errors
+
+    @property
+    def is_finished(self) -> bool:
+        """Completed or failed: nothing more will happen to it."""
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
 
 
 class BulkTaskLine(models.Model):
@@ -116,3 +142,28 @@ class BulkTaskLine(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line} ({self.get_kind_display()})"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` for a create request, remembered for 24 hours."""
+
+    organization = models.ForeignKey(
+        "users.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of the request's parameters and file checksum."
+    )
+    bulk_task = models.ForeignKey(BulkTask, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "key"], name="idempotencykey_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key

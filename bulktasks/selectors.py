@@ -53,3 +53,41 @@ def bulk_task_report_lines_head(*, bulk_task: BulkTask, limit: int) -> ReportLin
             target = lines.skipped if kind == BulkTaskLine.Kind.SKIPPED else lines.errored
             target.append((line, reason))
     return lines
+
+
+def bulk_task_list(
+    *,
+    organization: Organization,
+    status: str | None = None,
+    action: str | None = None,
+    created_by_id: str | None = None,
+    before_id: str | None = None,
+    limit: int = 25,
+) -> tuple[list[BulkTask], bool]:
+    """The organization's tasks, newest first, after a cursor; and whether more follow.
+
+    Ids are time-ordered ObjectIds, so ``id < cursor`` is a stable keyset page
+    on the (organization, -id) index, however many tasks are created meanwhile.
+    """
+    tasks = BulkTask.objects.select_related("created_by").filter(organization_id=organization.pk)
+    if status:
+        tasks = tasks.filter(status=status)
+    if action:
+        tasks = tasks.filter(action=action)
+    if created_by_id:
+        tasks = tasks.filter(created_by_id=created_by_id.lower())
+    if before_id:
+        tasks = tasks.filter(id__lt=before_id.lower())
+    page = list(tasks.order_by("-id")[: limit + 1])
+    return page[:limit], len(page) > limit
+
+
+def bulk_task_lines(
+    *, bulk_task: BulkTask, kind: int | None = None, after_line: int = 0, limit: int = 100
+) -> tuple[list[BulkTaskLine], bool]:
+    """A page of a task's report lines in line order, after a line number; and whether more follow."""
+    lines = BulkTaskLine.objects.filter(task_id=bulk_task.pk, line__gt=after_line)
+    if kind is not None:
+        lines = lines.filter(kind=kind)
+    page = list(lines.order_by("line").only("kind", "line", "reason")[: limit + 1])
+    return page[:limit], len(page) > limit

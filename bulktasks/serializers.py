@@ -6,8 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from bulktasks.models import BulkTask
+from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import ReportLines
+from core.ids import OBJECT_ID_PATTERN
 from core.serializers import OmitEmptyMixin
 from users.serializers import UserSummarySerializer
 
@@ -42,6 +43,15 @@ class BulkTaskReportSerializer(serializers.Serializer):
     def _lines(self) -> ReportLines:
         return self.context.get("report_lines") or ReportLines()
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if self.context.get("report_lines") is None:
+            # In a list of tasks the lines are left out, not shown as empty:
+            # /bulk-tasks/{id}/lines has them.
+            data.pop("skippedLines")
+            data.pop("erroredLines")
+        return data
+
     def get_skippedLines(self, task: BulkTask) -> list[dict[str, Any]]:
         return [{"line": line} for line, _ in self._lines().skipped]
 
@@ -53,7 +63,7 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
     """A bulk task as ``GET /v1/organizations/{organizationId}/bulk-tasks/{id}`` returns it.
 
     Pass the report's first lines as ``context={"report_lines": ReportLines(...)}``;
-    without them the line lists are empty (as in a list of tasks).
+    without them the line lists are left out (as in a list of tasks).
     """
 
     id = serializers.CharField()
@@ -66,3 +76,40 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
     createdBy = UserSummarySerializer(source="created_by")
     updatedAt = serializers.DateTimeField(source="updated_at")
     createdAt = serializers.DateTimeField(source="created_at")
+
+
+class BulkTaskCreateSerializer(serializers.Serializer):
+    """The multipart form of ``POST /bulk-tasks``."""
+
+    file = serializers.FileField(allow_empty_file=True, max_length=None)
+    action = serializers.CharField(max_length=1000)
+    override = serializers.BooleanField(default=False)
+
+
+class BulkTaskListQuerySerializer(serializers.Serializer):
+    """Query parameters of ``GET /bulk-tasks``."""
+
+    status = serializers.ChoiceField(choices=BulkTask.Status.values, required=False)
+    action = serializers.CharField(max_length=1000, required=False)
+    createdBy = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
+    cursor = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=25)
+
+
+class BulkTaskLinesQuerySerializer(serializers.Serializer):
+    """Query parameters of ``GET /bulk-tasks/{id}/lines``."""
+
+    kind = serializers.ChoiceField(choices=["errored", "skipped"], required=False)
+    cursor = serializers.IntegerField(min_value=0, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+
+class BulkTaskLineSerializer(serializers.Serializer):
+    """One line of a report, as ``/lines`` lists it."""
+
+    line = serializers.IntegerField()
+    kind = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+
+    def get_kind(self, line: BulkTaskLine) -> str:
+        return "errored" if line.kind == BulkTaskLine.Kind.ERRORED else "skipped"

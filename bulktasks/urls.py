@@ -2,16 +2,27 @@
 
 from django.urls import re_path
 
-from bulktasks.views import BulkTaskViewSet
+from bulktasks.views import BulkTaskCollectionViewSet, BulkTaskViewSet
 
 # Path segments are matched loosely and validated in the view, so that a
 # malformed id gets a 400 that names the parameter rather than a bare 404.
 SEGMENT = r"[^/]+"
+TASKS = rf"^organizations/(?P<organization_id>{SEGMENT})/bulk-tasks"
 
 urlpatterns = [
     re_path(
-        rf"^organizations/(?P<organization_id>{SEGMENT})/bulk-tasks/(?P<bulk_task_id>{SEGMENT})/?$",
+        rf"{TASKS}/?$",
+        BulkTaskCollectionViewSet.as_view({"get": "list", "post": "create"}),
+        name="bulk-task-list",
+    ),
+    re_path(
+        rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/?$",
         BulkTaskViewSet.as_view({"get": "retrieve"}),
         name="bulk-task-detail",
+    ),
+    re_path(
+        rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/lines/?$",
+        BulkTaskViewSet.as_view({"get": "lines"}),
+        name="bulk-task-lines",
     ),
 ]

@@ -9,16 +9,95 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bulktasks.selectors import bulk_task_get, bulk_task_report_lines_head
-from bulktasks.serializers import BulkTaskSerializer
-from core.exceptions import EntityNotFound
+from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.selectors import (
+    ReportLines,
+    bulk_task_get,
+    bulk_task_lines,
+    bulk_task_list,
+    bulk_task_report_lines_head,
+)
+from bulktasks.serializers import (
+    BulkTaskCreateSerializer,
+    BulkTaskLineSerializer,
+    BulkTaskLinesQuerySerializer,
+    BulkTaskListQuerySerializer,
+    BulkTaskSerializer,
+)
+from bulktasks.services import bulk_task_create
+from bulktasks.uploads import max_file_size, too_large_message
+from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
+from core.params import query_params_validate
 from core.responses import envelope
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
-from users.permissions import BulkTaskPermission
+from users.permissions import BulkTaskCollectionPermission, BulkTaskPermission
+
+# Multipart framing around the file: boundaries, headers and the small fields.
+MULTIPART_OVERHEAD = 64 * 1024
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def page(items: list[Any], has_more: bool, next_cursor: str | None) -> dict[str, Any]:
+    """The shape of every paged list: items, whether more follow, and the cursor for them."""
+    body: dict[str, Any] = {"items": items, "hasMore": has_more}
+    if has_more and next_cursor is not None:
+        body["nextCursor"] = next_cursor
+    return body
+
+
+class BulkTaskCollectionViewSet(OrganizationViewSet):
+    """``/v1/organizations/{organizationId}/bulk-tasks``: list, and upload to create."""
+
+    permission_classes = [BulkTaskCollectionPermission]
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The organization's tasks, newest first, a cursor page at a time."""
+        params = query_params_validate(BulkTaskListQuerySerializer, request)
+        tasks, has_more = bulk_task_list(
+            organization=self.organization,
+            status=params.get("status"),
+            action=params.get("action"),
+            created_by_id=params.get("createdBy"),
+            before_id=params.get("cursor"),
+            limit=params["limit"],
+        )
+        items = BulkTaskSerializer(tasks, many=True).data
+        return envelope(page(items, has_more, tasks[-1].pk if tasks else None))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Store the uploaded file and return the pending task at once; a worker processes it."""
+        # Refuse an oversized upload from its declared length, before reading a byte of it.
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > max_file_size() + MULTIPART_OVERHEAD:
+            raise PayloadTooLarge(too_large_message())
+        idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.match(idempotency_key):
+            raise InvalidParameter("Idempotency-Key", "1 to 255 printable ASCII characters")
+        serializer = BulkTaskCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        bulk_task, created = bulk_task_create(
+            organization=self.organization,
+            created_by=request.user,
+            action=serializer.validated_data["action"],
+            override=serializer.validated_data["override"],
+            file=upload,
+            original_name=upload.name or "",
+            idempotency_key=idempotency_key,
+        )
+        if not created:
+            bulk_task = bulk_task_get(organization=self.organization, bulk_task_id=bulk_task.pk)
+        body = BulkTaskSerializer(bulk_task, context={"report_lines": ReportLines()}).data
+        headers = {
+            "Location": request.build_absolute_uri(f"{request.path.rstrip('/')}/{bulk_task.pk}")
+        }
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return envelope(body, status=201, headers=headers)
 
 
 class BulkTaskViewSet(OrganizationViewSet):
-    """``/v1/organizations/{organizationId}/bulk-tasks/{bulkTaskId}``."""
+    """``/v1/organizations/{organizationId}/bulk-tasks/{bulkTaskId}`` and its ``/lines``."""
 
     permission_classes = [BulkTaskPermission]
     lookup_url_kwarg = "bulk_task_id"
@@ -27,15 +106,36 @@ class BulkTaskViewSet(OrganizationViewSet):
         "bulk_task_id": ("bulkTaskId", *OBJECT_ID_PARAMETER),
     }
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Return one task with the first lines of its report."""
+    def get_bulk_task(self) -> BulkTask:
+        """The task named in the path, within the resolved organization, or 404."""
         bulk_task = bulk_task_get(
-            organization=self.organization, bulk_task_id=kwargs["bulk_task_id"]
+            organization=self.organization, bulk_task_id=self.kwargs["bulk_task_id"]
         )
         if bulk_task is None:
             raise EntityNotFound()
+        return bulk_task
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Return one task with the first lines of its report."""
+        bulk_task = self.get_bulk_task()
         report_lines = bulk_task_report_lines_head(
             bulk_task=bulk_task, limit=settings.BULK_TASK_INLINE_LINES_LIMIT
         )
         serializer = BulkTaskSerializer(bulk_task, context={"report_lines": report_lines})
         return envelope(serializer.data)
+
+    def lines(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Every skipped and errored line of the report, in line order, a page at a time."""
+        params = query_params_validate(BulkTaskLinesQuerySerializer, request)
+        bulk_task = self.get_bulk_task()
+        kind = {"errored": BulkTaskLine.Kind.ERRORED, "skipped": BulkTaskLine.Kind.SKIPPED}.get(
+            params.get("kind", "")
+        )
+        lines, has_more = bulk_task_lines(
+            bulk_task=bulk_task,
+            kind=kind,
+            after_line=params.get("cursor", 0),
+            limit=params["limit"],
+        )
+        items = BulkTaskLineSerializer(lines, many=True).data
+        return envelope(page(items, has_more, str(lines[-1].line) if lines else None))

@@ -28,12 +28,14 @@ UNSUPPORTED_MEDIA_TYPE = ErrorSpec(1004, 415, "Unsupported media type")
 NOT_ACCEPTABLE = ErrorSpec(1005, 406, "Not acceptable")
 PAYLOAD_TOO_LARGE = ErrorSpec(1006, 413, "Payload too large")
 THROTTLED = ErrorSpec(1007, 429, "Too many requests")
+UNKNOWN_ACTION = ErrorSpec(1008, 400, "Unknown action")
+UNSUPPORTED_FILE_TYPE = ErrorSpec(1009, 415, "Unsupported file type")
 
 # 3xxx: entities and routes.
 ENTITY_NOT_FOUND = ErrorSpec(3001, 404, "Entity not found")
 ROUTE_NOT_FOUND = ErrorSpec(3002, 404, "Route not found")
 METHOD_NOT_ALLOWED = ErrorSpec(3003, 405, "Method not allowed")
-CONFLICT = ErrorSpec(3004, 409, "Conflict")
+IDEMPOTENCY_KEY_REUSED = ErrorSpec(3004, 409, "Idempotency-Key reused with other parameters")
 
 # 4xxx: authentication and authorization.
 INVALID_CREDENTIALS = ErrorSpec(4001, 401, "Invalid credentials")

@@ -75,3 +75,27 @@ class ServiceUnavailable(ServiceError):
     """A backing service (database, broker) did not answer; the client may retry."""
 
     error = errors.SERVICE_UNAVAILABLE
+
+
+class PayloadTooLarge(ServiceError):
+    """The upload is over the configured size limit."""
+
+    error = errors.PAYLOAD_TOO_LARGE
+
+
+class UnknownAction(ServiceError):
+    """No registered action has that name."""
+
+    error = errors.UNKNOWN_ACTION
+
+
+class UnsupportedFileType(ServiceError):
+    """The file's content is not CSV or JSON Lines."""
+
+    error = errors.UNSUPPORTED_FILE_TYPE
+
+
+class IdempotencyKeyReused(ServiceError):
+    """The same Idempotency-Key came with a different action, option or file."""
+
+    error = errors.IDEMPOTENCY_KEY_REUSED

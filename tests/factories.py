@@ -16,7 +16,7 @@ class UserFactory(DjangoModelFactory):
         model = User
         skip_postgeneration_save = True
 
-    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    email = factory.Sequence(lambda n: f"user{n}@factory.example")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     picture = factory.LazyAttribute(lambda user: f"https://img.example.com/{user.email}.png")

@@ -104,6 +104,11 @@ class Membership(models.Model):
     roles = models.ManyToManyField(Role, blank=True, related_name="memberships")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The import that last touched this membership, and on which line: a second
+    # line for the same person in the same file is then reported as a duplicate,
+    # even after a resume, without keeping every e-mail of the file in memory.
+    last_import_task_id = models.CharField(max_length=24, blank=True, editable=False)
+    last_import_line = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["organization", "user"]

@@ -47,3 +47,13 @@ class BulkTaskPermission(OrganizationPermission):
     """One bulk task and its report."""
 
     method_permissions = {"GET": catalog.BULK_TASK_GET, "HEAD": catalog.BULK_TASK_GET}
+
+
+class BulkTaskCollectionPermission(OrganizationPermission):
+    """The organization's list of bulk tasks, and uploads that create new ones."""
+
+    method_permissions = {
+        "GET": catalog.BULK_TASK_LIST,
+        "HEAD": catalog.BULK_TASK_LIST,
+        "POST": catalog.BULK_TASK_CREATE,
+    }

@@ -131,18 +131,90 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
-# Inline report lists in GET /bulk-tasks/{id} stop at this many lines of each
+# --- Bulk tasks -----------------------------------------------------------------
+# Modules that register actions (see docs/actions.md).
+BULK_TASK_ACTIONS = env_list("BULK_TASK_ACTIONS", ["bulktasks.actions.users_import"])
+# Inline report lines in GET /bulk-tasks/{id} stop at this many lines of each
 # kind; the counters always give the true totals.
 BULK_TASK_INLINE_LINES_LIMIT = env_int("BULK_TASK_INLINE_LINES_LIMIT", 1000)
+BULK_TASK_MAX_FILE_SIZE = env_int("BULK_TASK_MAX_FILE_SIZE", 100 * 1024 * 1024)
+# Lines committed per transaction, together with their checkpoint.
+BULK_TASK_CHUNK_SIZE = env_int("BULK_TASK_CHUNK_SIZE", 1000)
+# A worker holds a task for this long and renews the hold after every chunk; a
+# task whose hold has run out belongs to a dead worker and is picked up again.
+BULK_TASK_LEASE_SECONDS = env_int("BULK_TASK_LEASE_SECONDS", 60)
+BULK_TASK_MAX_ATTEMPTS = env_int("BULK_TASK_MAX_ATTEMPTS", 5)
+# A pending task older than this was never picked up (its message was lost).
+BULK_TASK_PENDING_GRACE_SECONDS = env_int("BULK_TASK_PENDING_GRACE_SECONDS", 60)
+BULK_TASK_IDEMPOTENCY_TTL_SECONDS = env_int("BULK_TASK_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+BULK_TASK_SWEEP_SECONDS = env_int("BULK_TASK_SWEEP_SECONDS", 30)
+
+# Uploaded files go through Django's storage API: S3 (or any S3-compatible
+# store) when a bucket is named, the local MEDIA_ROOT otherwise.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+_bulk_task_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if AWS_STORAGE_BUCKET_NAME:
+    _bulk_task_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "bulktasks": _bulk_task_storage,
+}
+# Uploads are streamed to disk and hashed on the way, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+FILE_UPLOAD_HANDLERS = ["bulktasks.uploads.HashingUploadHandler"]
 
 # --- Background work ----------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+# Production: redis://host:6379/0 or amqp://user:password@host:5672//, so that
+# workers on any number of machines share the queue. Without one, a folder
+# under var/ is the queue: a worker started next to the server on the same
+# machine (make run) picks uploads up, and nothing else needs installing.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+
+
+def filesystem_broker_options(folder: Path) -> dict[str, object]:
+    """Transport options for kombu's file-system broker, queued under ``folder``."""
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(
+        Path(env_str("CELERY_BROKER_FOLDER", str(VAR_DIR / "broker")))
+    )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged only once it has run, so a worker killed mid-file
+# leaves its message to be delivered again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must not hang a web request while the broker is down: the sweeper
+# enqueues the task again later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+CELERY_BEAT_SCHEDULE = {
+    "bulk-tasks-sweep": {
+        "task": "bulktasks.tasks.sweep_bulk_tasks",
+        "schedule": float(BULK_TASK_SWEEP_SECONDS),
+    },
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
 
@@ -10,5 +12,15 @@ DEBUG = False
 SECRET_KEY = "test-key-only-used-by-the-test-suite-0123456789abcdef"  # noqa: S105
 SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = tempfile.mkdtemp(prefix="bulktasks-test-media-")
+# Worker processes started by the tests inherit these through the environment,
+# so that they see the same files and the same queue as the test process.
+MEDIA_ROOT = os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="bulktasks-test-media-"))
+_broker_folder = os.environ.setdefault(
+    "CELERY_BROKER_FOLDER", tempfile.mkdtemp(prefix="bulktasks-test-broker-")
+)
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(Path(_broker_folder))  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory, so that a real worker process can open the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

@@ -1,0 +1,37 @@
+"""The registry of actions, filled from settings.BULK_TASK_ACTIONS when the app starts."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TypeVar
+
+from django.conf import settings
+
+from bulktasks.actions.base import Action
+
+_registry: dict[str, Action] = {}
+ActionClass = TypeVar("ActionClass", bound=type[Action])
+
+
+def register(action_class: ActionClass) -> ActionClass:
+    """Class decorator: make an action available under its ``name``."""
+    if action_class.name in _registry and type(_registry[action_class.name]) is not action_class:
+        raise ValueError(f"Two actions are named {action_class.name!r}")
+    _registry[action_class.name] = action_class()
+    return action_class
+
+
+def action_get(name: str) -> Action | None:
+    """The action registered under ``name``, or None."""
+    return _registry.get(name)
+
+
+def action_names() -> list[str]:
+    """Every registered action name, sorted."""
+    return sorted(_registry)
+
+
+def actions_load() -> None:
+    """Import every module listed in settings.BULK_TASK_ACTIONS, so that each registers itself."""
+    for module in settings.BULK_TASK_ACTIONS:
+        import_module(module)

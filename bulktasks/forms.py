@@ -1,0 +1,23 @@
+"""Admin forms for staff: start a task by uploading a file."""
+
+from __future__ import annotations
+
+from django import forms
+
+from bulktasks.actions import action_names
+from users.models import Organization
+
+
+class BulkTaskUploadForm(forms.Form):
+    """Start a bulk task for an organization, as its members do through the API."""
+
+    organization = forms.ModelChoiceField(queryset=Organization.objects.order_by("slug"))
+    action = forms.ChoiceField(choices=())
+    override = forms.BooleanField(
+        required=False, help_text="Update existing records instead of skipping them."
+    )
+    file = forms.FileField(help_text="CSV with a header row, or JSON Lines; UTF-8.")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["action"].choices = [(name, name) for name in action_names()]

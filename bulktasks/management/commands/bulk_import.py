@@ -1,0 +1,113 @@
+"""``manage.py bulk_import FILE --organization SLUG --action users.import [--override]``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from bulktasks.models import BulkTask
+from bulktasks.services import bulk_task_create, bulk_task_process
+from core.exceptions import ServiceError
+from users.models import Organization, User
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = "Run a file through the bulk task pipeline in this process, with a progress bar."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="A CSV (with a header row) or JSON Lines file.")
+        parser.add_argument("--organization", required=True, help="Organization slug or id.")
+        parser.add_argument("--action", required=True, help="For example users.import.")
+        parser.add_argument("--override", action="store_true", help="Update existing records.")
+        parser.add_argument("--created-by", help="E-mail of the user the task is recorded for.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        organization = (
+            Organization.objects.filter(slug=options["organization"]).first()
+            or Organization.objects.filter(pk=options["organization"].lower()).first()
+        )
+        if organization is None:
+            raise CommandError(f"No organization {options['organization']!r}")
+        created_by = None
+        if options["created_by"]:
+            created_by = User.objects.filter(
+                email=User.objects.normalize_email(options["created_by"])
+            ).first()
+            if created_by is None:
+                raise CommandError(f"No user {options['created_by']!r}")
+
+        with path.open("rb") as handle:
+            upload = File(handle, name=path.name)
+            upload.size = os.path.getsize(path)
+            try:
+                bulk_task, _ = bulk_task_create(
+                    organization=organization,
+                    created_by=created_by,
+                    action=options["action"],
+                    override=options["override"],
+                    file=upload,
+                    original_name=path.name,
+                    enqueue=False,
+                )
+            except ServiceError as exc:
+                raise CommandError(exc.message) from exc
+
+        self.stderr.write(f"Task {bulk_task.pk}: {path.name} for {organization.slug}")
+        started = time.monotonic()
+        finished = bulk_task_process(bulk_task_id=bulk_task.pk, progress=self._progress)
+        elapsed = time.monotonic() - started
+        self.stderr.write("")
+        bulk_task = finished or BulkTask.objects.get(pk=bulk_task.pk)
+        self._report(bulk_task, elapsed)
+        if bulk_task.status == BulkTask.Status.FAILED:
+            raise CommandError(f"Task failed: {bulk_task.error}")
+
+    _last_shown = -1.0
+
+    def _progress(self, bulk_task: BulkTask) -> None:
+        total = bulk_task.num_items or 1
+        done = bulk_task.num_done
+        tty = sys.stderr.isatty()
+        # Redraw a terminal's bar freely; a log gets a line every 10%.
+        step = 0.0 if tty else 10.0
+        percent = 100 * done / total
+        if percent - self._last_shown < step and done < total:
+            return
+        self._last_shown = percent
+        filled = int(BAR_WIDTH * done / total)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        text = f"[{bar}] {done}/{bulk_task.num_items} lines ({100 * done // total}%)"
+        if tty:
+            self.stderr.write(f"\r{text}", ending="")
+        else:
+            self.stderr.write(text)
+
+    def _report(self, bulk_task: BulkTask, elapsed: float) -> None:
+        rate = bulk_task.num_done / elapsed if elapsed > 0 else 0.0
+        lines = [
+            f"Status:   {bulk_task.status}",
+            f"Items:    {bulk_task.num_items}",
+            f"Inserted: {bulk_task.num_inserts}",
+            f"Updated:  {bulk_task.num_updates}",
+            f"Skipped:  {bulk_task.num_skips}",
+            f"Errored:  {bulk_task.num_errors}",
+            f"Time:     {elapsed:.2f} s ({rate:,.0f} lines/s)",
+        ]
+        if bulk_task.error:
+            lines.append(f"Error:    {bulk_task.error}")
+        for line in bulk_task.lines.order_by("line")[:20]:
+            lines.append(f"  line {line.line}: {line.get_kind_display().lower()}: {line.reason}")
+        if bulk_task.num_skips + bulk_task.num_errors > 20:
+            lines.append(f"  ... see GET .../bulk-tasks/{bulk_task.pk}/lines for the rest")
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,58 @@
+"""Where uploaded files are kept: Django's storage API, local by default, S3 when configured."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import PurePosixPath
+
+from django.core.files.storage import Storage, storages
+
+from bulktasks.models import StorageProvider
+
+STORAGE_ALIAS = "bulktasks"
+KEY_MAX_LENGTH = 256
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def bulk_task_storage() -> Storage:
+    """The storage that holds uploaded files (settings.STORAGES["bulktasks"])."""
+    return storages[STORAGE_ALIAS]
+
+
+def original_name_clean(name: str) -> str:
+    """A client's file name without folders or control characters, at most 256 characters."""
+    base = PurePosixPath((name or "").replace("\\", "/")).name
+    printable = "".join(char for char in base if unicodedata.category(char)[0] != "C").strip()
+    return printable[:256] or "upload"
+
+
+def storage_key_for(*, organization_id: str, bulk_task_id: str, original_name: str) -> str:
+    """A storage key that groups files by organization and never collides between tasks."""
+    safe = _UNSAFE.sub("-", original_name).strip("-.") or "upload"
+    prefix = f"bulk-tasks/{organization_id}/{bulk_task_id}/"
+    return prefix + safe[: KEY_MAX_LENGTH - len(prefix)]
+
+
+def storage_provider_current() -> StorageProvider:
+    """The StorageProvider record describing the configured storage, created on first use."""
+    storage = bulk_task_storage()
+    bucket = getattr(storage, "bucket_name", "") or ""
+    if bucket:
+        region = getattr(storage, "region_name", "") or ""
+        provider, _ = StorageProvider.objects.get_or_create(
+            name=f"s3:{bucket}",
+            defaults={"kind": StorageProvider.Kind.S3, "bucket": bucket, "region": region},
+        )
+        return provider
+    provider, _ = StorageProvider.objects.get_or_create(
+        name="local", defaults={"kind": StorageProvider.Kind.FILESYSTEM}
+    )
+    return provider
+
+
+def storage_location(*, provider: StorageProvider, key: str) -> str:
+    """A stable address of the stored file: ``s3://bucket/key``; nothing for local files."""
+    if provider.kind == StorageProvider.Kind.S3:
+        return f"s3://{provider.bucket}/{key}"[:256]
+    return ""

@@ -1,0 +1,349 @@
+"""The pipeline's services, run in-process: what each kind of file and line becomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.services import bulk_task_claim, bulk_task_create, bulk_task_process, bulk_task_retry
+from tests.bulktasks.files import csv_file, people_rows, raw_file
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from users.models import Membership, User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme():
+    return OrganizationFactory(slug="acme")
+
+
+def run(organization, upload, *, override: bool = False) -> BulkTask:
+    """Create a task from an upload and process it to its end, in this process."""
+    task, _ = bulk_task_create(
+        organization=organization,
+        created_by=None,
+        action="users.import",
+        override=override,
+        file=upload,
+        original_name=upload.name,
+        enqueue=False,
+    )
+    finished = bulk_task_process(bulk_task_id=task.pk)
+    assert finished is not None
+    return finished
+
+
+def lines_of(task: BulkTask, kind: int) -> list[tuple[int, str]]:
+    return list(task.lines.filter(kind=kind).order_by("line").values_list("line", "reason"))
+
+
+def test_new_people_become_users_and_members(acme):
+    task = run(acme, csv_file(people_rows(3)))
+
+    assert task.status == BulkTask.Status.COMPLETED
+    assert (
+        task.num_items,
+        task.num_inserts,
+        task.num_updates,
+        task.num_skips,
+        task.num_errors,
+    ) == (3, 3, 0, 0, 0)
+    user = User.objects.get(email="person1@example.com")
+    assert (user.first_name, user.last_name) == ("First1", "Last1")
+    assert not user.has_usable_password()
+    assert Membership.objects.filter(organization=acme, user=user, is_active=True).exists()
+
+
+def test_an_existing_member_is_skipped_without_override(acme):
+    member = MembershipFactory(
+        organization=acme, user=UserFactory(email="person2@example.com", first_name="Old")
+    ).user
+
+    task = run(acme, csv_file(people_rows(3)))
+
+    assert (task.num_inserts, task.num_skips) == (2, 1)
+    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(3, "already a member")]
+    member.refresh_from_db()
+    assert member.first_name == "Old"
+
+
+def test_with_override_an_existing_member_is_updated(acme):
+    member = MembershipFactory(
+        organization=acme, user=UserFactory(email="person2@example.com", first_name="Old")
+    ).user
+
+    task = run(acme, csv_file(people_rows(3)), override=True)
+
+    assert (task.num_inserts, task.num_updates, task.num_skips) == (2, 1, 0)
+    member.refresh_from_db()
+    assert (member.first_name, member.last_name) == ("First2", "Last2")
+
+
+def test_with_override_a_line_that_changes_nothing_is_skipped(acme):
+    MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="person1@example.com", first_name="First1", last_name="Last1"),
+    )
+
+    task = run(acme, csv_file(people_rows(1)), override=True)
+
+    assert (task.num_updates, task.num_skips) == (0, 1)
+    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(2, "no changes")]
+
+
+def test_an_account_of_another_organization_joins_without_its_profile_changing(acme):
+    outsider = MembershipFactory(
+        user=UserFactory(email="person1@example.com", first_name="Keep")
+    ).user
+
+    task = run(acme, csv_file(people_rows(1)), override=True)
+
+    assert task.num_inserts == 1
+    outsider.refresh_from_db()
+    assert outsider.first_name == "Keep"
+    assert Membership.objects.filter(organization=acme, user=outsider).exists()
+
+
+def test_a_deactivated_member_is_not_restored_by_an_import(acme):
+    membership = MembershipFactory(
+        organization=acme, user=UserFactory(email="person1@example.com"), is_active=False
+    )
+
+    task = run(acme, csv_file(people_rows(1)), override=True)
+
+    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(2, "membership is deactivated")]
+    membership.refresh_from_db()
+    assert membership.is_active is False
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (",Ann,Lee", "email: is required"),
+        ("not-an-email,Ann,Lee", "email: 'not-an-email' is not a valid e-mail address"),
+        ("ann@example.com," + "A" * 129 + ",Lee", "firstName: longer than 128 characters"),
+        ("ann@example.com,Ann," + "L" * 129, "lastName: longer than 128 characters"),
+    ],
+)
+def test_an_invalid_line_is_errored_with_a_reason_naming_the_column(acme, row, reason):
+    task = run(acme, csv_file(["good@example.com,Good,One", row]))
+
+    assert task.status == BulkTask.Status.COMPLETED
+    assert lines_of(task, BulkTaskLine.Kind.ERRORED) == [(3, reason)]
+    assert (task.num_items, task.num_inserts, task.num_errors) == (2, 1, 1)
+
+
+def test_an_invalid_picture_url_is_errored(acme):
+    task = run(acme, csv_file(["ann@example.com,javascript:alert(1)"], header="email,picture"))
+
+    assert lines_of(task, BulkTaskLine.Kind.ERRORED) == [(2, "picture: not a valid http(s) URL")]
+
+
+def test_an_email_repeated_in_the_file_is_errored_even_across_chunks(acme, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    rows = [
+        "a@example.com,A,1",
+        "b@example.com,B,2",
+        "c@example.com,C,3",
+        "A@Example.com,A,4",
+        "b@example.com,B,5",
+    ]
+
+    task = run(acme, csv_file(rows))
+
+    assert lines_of(task, BulkTaskLine.Kind.ERRORED) == [
+        (5, "email: duplicate of line 2"),
+        (6, "email: duplicate of line 3"),
+    ]
+    assert task.num_inserts == 3
+    assert User.objects.filter(email="a@example.com").count() == 1
+
+
+def test_one_bad_line_never_stops_the_others(acme, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 3
+    rows = people_rows(4) + ["broken", "x@example.com,too,many,fields"] + people_rows(4, start=5)
+
+    task = run(acme, csv_file(rows))
+
+    assert task.status == BulkTask.Status.COMPLETED
+    assert task.num_inserts == 8
+    assert [line for line, _ in lines_of(task, BulkTaskLine.Kind.ERRORED)] == [6, 7]
+
+
+def test_json_lines_are_imported_with_physical_line_numbers(acme):
+    content = b'{"email": "a@example.com", "firstName": "A"}\n\n{"email": "bad"}\n{"email": "b@example.com"}\n'
+
+    task = run(acme, raw_file(content, name="people.jsonl"))
+
+    assert task.file_mimetype == "application/x-ndjson"
+    assert (task.num_items, task.num_inserts, task.num_errors) == (3, 2, 1)
+    assert lines_of(task, BulkTaskLine.Kind.ERRORED) == [
+        (3, "email: 'bad' is not a valid e-mail address")
+    ]
+
+
+def test_crlf_bom_and_quoted_newlines_are_read_as_a_person_would(acme):
+    content = '\ufeffemail,firstName,lastName\r\nann@example.com,"Ann, Jr.","Multi\r\nLine"\r\nbad-email,X,Y\r\n'.encode()
+
+    task = run(acme, raw_file(content))
+
+    assert (task.num_inserts, task.num_errors) == (1, 1)
+    assert lines_of(task, BulkTaskLine.Kind.ERRORED)[0][0] == 4
+    assert User.objects.get(email="ann@example.com").first_name == "Ann, Jr."
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", "file is empty"),
+        (b"email,firstName\n", "file has a header row but no data rows"),
+        (b"email\nj\xe9r\xf4me@example.com\n", "UTF-8"),
+        (b'email,firstName\nann@example.com,"never closed\nbob@example.com,Bob\n', "unterminated"),
+        (b"email,email\nann@example.com,ann@example.com\n", "duplicate column email"),
+        (b"mail,firstName\nann@example.com,Ann\n", "missing column email"),
+        (b"email,frstName\nann@example.com,Ann\n", "unknown column frstName"),
+    ],
+    ids=[
+        "empty",
+        "header-only",
+        "latin-1",
+        "unterminated-quote",
+        "duplicate-columns",
+        "missing-column",
+        "unknown-column",
+    ],
+)
+def test_a_malformed_file_ends_as_a_failed_task_with_a_clear_error_and_nothing_applied(
+    acme, content, error
+):
+    users_before = User.objects.count()
+
+    task = run(acme, raw_file(content))
+
+    assert task.status == BulkTask.Status.FAILED
+    assert error in task.error
+    assert User.objects.count() == users_before
+    assert task.lines.count() == 0
+    assert task.lease_owner == ""
+
+
+def test_binary_bytes_deep_in_a_file_fail_the_task_before_anything_is_applied(acme):
+    """The upload's first 8 KiB look like CSV, so only reading the file finds the binary part."""
+    head = ("email,firstName,lastName\n" + "\n".join(people_rows(400))).encode()
+    assert len(head) > 8192
+    content = head + b"\n" + bytes(range(256)) * 4 + b"\nbob@example.com,Bob\n"
+
+    task = run(acme, raw_file(content))
+
+    assert task.status == BulkTask.Status.FAILED
+    assert "not valid UTF-8" in task.error
+    assert not User.objects.filter(email="person1@example.com").exists()
+
+
+def test_a_nul_character_deep_in_a_file_is_an_errored_line(acme):
+    head = ("email,firstName,lastName\n" + "\n".join(people_rows(400))).encode()
+    content = head + b"\nnul\x00@example.com,X,Y\nbob@example.com,Bob,Z\n"
+
+    task = run(acme, raw_file(content))
+
+    assert task.status == BulkTask.Status.COMPLETED
+    assert task.num_inserts == 401
+    assert [line for line, _ in lines_of(task, BulkTaskLine.Kind.ERRORED)] == [402]
+
+
+def test_a_10_mb_single_line_is_an_errored_line_not_a_crash(acme):
+    content = b"email,firstName\n" + b"a" * 10_000_000 + b"\nann@example.com,Ann\n"
+
+    task = run(acme, raw_file(content))
+
+    assert task.status == BulkTask.Status.COMPLETED
+    assert task.num_inserts == 1
+    assert [line for line, _ in lines_of(task, BulkTaskLine.Kind.ERRORED)] == [2]
+
+
+def test_processing_a_finished_task_again_does_nothing(acme):
+    task = run(acme, csv_file(people_rows(2)))
+
+    assert bulk_task_process(bulk_task_id=task.pk) is None
+    task.refresh_from_db()
+    assert (task.num_inserts, task.status) == (2, BulkTask.Status.COMPLETED)
+
+
+def test_a_task_held_by_a_live_worker_cannot_be_claimed_by_another(acme):
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        file=csv_file(people_rows(1)),
+        original_name="p.csv",
+        enqueue=False,
+    )
+
+    first = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
+    second = bulk_task_claim(bulk_task_id=task.pk, owner="worker-b")
+
+    assert first is not None
+    assert second is None
+    assert bulk_task_process(bulk_task_id=task.pk, owner="worker-c") is None
+
+
+def test_resuming_after_a_checkpoint_never_counts_a_line_twice(acme, settings):
+    """Simulate a worker that died after two committed chunks: a new run finishes the rest."""
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    upload = csv_file(people_rows(7) + ["bad,1,2"])
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        file=upload,
+        original_name="p.csv",
+        enqueue=False,
+    )
+    progress: list[int] = []
+
+    class Crash(BaseException):
+        pass
+
+    def crash_after_two_chunks(current: BulkTask) -> None:
+        progress.append(current.checkpoint_line)
+        if current.checkpoint_line >= 5:
+            raise Crash
+
+    with pytest.raises(Crash):
+        bulk_task_process(
+            bulk_task_id=task.pk, owner="dead-worker", progress=crash_after_two_chunks
+        )
+    BulkTask.objects.filter(pk=task.pk).update(lease_expires_at=None)  # the lease ran out
+
+    finished = bulk_task_process(bulk_task_id=task.pk, owner="new-worker")
+
+    assert finished is not None
+    assert (finished.num_items, finished.num_inserts, finished.num_errors) == (8, 7, 1)
+    assert Membership.objects.filter(organization=acme).count() == 7
+    assert finished.attempts == 2
+
+
+def test_a_failed_task_can_be_retried_and_resumes(acme):
+    task = run(acme, raw_file(b"mail\nx@example.com\n"))
+    assert task.status == BulkTask.Status.FAILED
+
+    retried = bulk_task_retry(bulk_task=task)
+
+    assert retried.status == BulkTask.Status.PENDING
+    assert retried.error == ""
+
+
+def test_an_unsupported_file_is_refused_before_anything_is_stored(acme, settings, tmp_path):
+    from core.exceptions import UnsupportedFileType
+
+    with pytest.raises(UnsupportedFileType):
+        bulk_task_create(
+            organization=acme,
+            created_by=None,
+            action="users.import",
+            file=raw_file(b"%PDF-1.7\n..."),
+            original_name="x.csv",
+        )
+
+    assert BulkTask.objects.count() == 0

@@ -1,0 +1,230 @@
+"""The pipeline against real Celery worker processes: lifecycle, kill -9 and resume, duplicates.
+
+These run on whichever broker the settings name: the file-system queue by
+default, Redis or RabbitMQ when CELERY_BROKER_URL says so (CI runs them on Redis).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.services import (
+    bulk_task_create,
+    bulk_task_enqueue,
+    bulk_task_process,
+    bulk_task_sweep,
+)
+from config.celery import app as celery_app
+from tests.bulktasks.files import csv_file, people_rows
+from tests.conftest import bearer
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.workers import start_worker, wait_for
+from users import catalog
+from users.models import Membership, User
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+@pytest.fixture(autouse=True)
+def empty_queue():
+    """Start from an empty queue, so no message from an earlier run gets in the way."""
+    celery_app.control.purge()
+    yield
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = []
+
+    def start(name: str, **kwargs):
+        worker = start_worker(tmp_path, name, **kwargs)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def status_of(task_id: str) -> BulkTask:
+    connection.close()  # see the worker's commits, not a stale snapshot
+    return BulkTask.objects.get(pk=task_id)
+
+
+def mixed_rows(count: int) -> list[str]:
+    """People with, every so often, an invalid e-mail, a duplicate and an existing member."""
+    rows = []
+    for n in range(1, count + 1):
+        if n % 97 == 0:
+            rows.append(f"not-an-email-{n},Bad,Row")
+        elif n % 89 == 0:
+            rows.append(f"person{n - 1}@example.com,Dup,Row")
+        elif n % 83 == 0:
+            rows.append(f"existing{n}@example.com,Existing,Member")
+        else:
+            rows.append(f"person{n}@example.com,First{n},Last{n}")
+    return rows
+
+
+def existing_members(organizations, count: int) -> None:
+    for n in range(83, count + 1, 83):
+        if n % 97 and n % 89:
+            user = UserFactory(email=f"existing{n}@example.com")
+            for organization in organizations:
+                MembershipFactory(organization=organization, user=user)
+
+
+def report(task_id: str) -> tuple:
+    task = BulkTask.objects.get(pk=task_id)
+    lines = list(
+        BulkTaskLine.objects.filter(task_id=task_id)
+        .order_by("line")
+        .values_list("kind", "line", "reason")
+    )
+    return (
+        task.status,
+        task.num_items,
+        task.num_inserts,
+        task.num_updates,
+        task.num_skips,
+        task.num_errors,
+        lines,
+    )
+
+
+def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(api_client, workers, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 50
+    organization = OrganizationFactory(slug="acme")
+    member = MembershipFactory(organization=organization).user
+    member.memberships.get().roles.create(
+        organization=organization,
+        name="ops",
+        permissions=[catalog.BULK_TASK_CREATE, catalog.BULK_TASK_GET],
+    )
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(member))
+    workers("lifecycle", BULK_TASK_CHUNK_SIZE=50)
+
+    created = api_client.post(
+        "/v1/organizations/acme/bulk-tasks",
+        {"action": "users.import", "file": csv_file(people_rows(3000) + ["broken-email,X,Y"])},
+        format="multipart",
+    )
+    assert created.status_code == 201
+    assert created.json()["data"]["status"] == "pending"
+    task_id = created.json()["data"]["id"]
+
+    samples = []
+
+    def finished():
+        data = api_client.get(f"/v1/organizations/acme/bulk-tasks/{task_id}").json()["data"]
+        report = data["report"]
+        samples.append(
+            (data["status"], report["numInserts"] + report["numErrors"], report["numItems"])
+        )
+        return data if data["status"] in ("completed", "failed") else None
+
+    data = wait_for(finished, timeout=120, interval=0.01)
+
+    assert data["status"] == "completed"
+    assert data["report"]["numItems"] == 3001
+    assert data["report"]["numInserts"] == 3000
+    assert data["report"]["erroredLines"] == [
+        {"line": 3002, "reason": "email: 'broken-email' is not a valid e-mail address"}
+    ]
+    in_progress = [
+        done for status, done, total in samples if status == "inProgress" and 0 < done < total
+    ]
+    assert in_progress, f"never saw partial progress in {len(samples)} samples"
+    assert in_progress == sorted(in_progress)
+    assert Membership.objects.filter(organization=organization).count() == 3001
+
+
+def test_a_worker_killed_mid_file_is_resumed_with_exactly_the_uninterrupted_result(
+    workers, settings
+):
+    settings.BULK_TASK_CHUNK_SIZE = 40
+    settings.BULK_TASK_LEASE_SECONDS = 2
+    rows = mixed_rows(4000)
+    reference_org, crashed_org = (
+        OrganizationFactory(slug="reference"),
+        OrganizationFactory(slug="crashed"),
+    )
+    existing_members([reference_org, crashed_org], 4000)
+
+    # The reference: the same file, processed without interruption.
+    reference, _ = bulk_task_create(
+        organization=reference_org,
+        created_by=None,
+        action="users.import",
+        file=csv_file(rows),
+        original_name="people.csv",
+        enqueue=False,
+    )
+    bulk_task_process(bulk_task_id=reference.pk)
+
+    first = workers("doomed", BULK_TASK_CHUNK_SIZE=40, BULK_TASK_LEASE_SECONDS=2)
+    task, _ = bulk_task_create(
+        organization=crashed_org,
+        created_by=None,
+        action="users.import",
+        file=csv_file(rows),
+        original_name="people.csv",
+    )
+    wait_for(lambda: 400 < status_of(task.pk).checkpoint_line < 3500, timeout=120, interval=0.005)
+    first.kill()
+    killed_at = status_of(task.pk)
+    assert killed_at.status == BulkTask.Status.IN_PROGRESS
+    assert killed_at.checkpoint_line < 4001
+
+    workers("rescuer", BULK_TASK_CHUNK_SIZE=40, BULK_TASK_LEASE_SECONDS=2)
+    # Once the dead worker's lease runs out, the sweeper hands the task on.
+    wait_for(lambda: task.pk in bulk_task_sweep(), timeout=30, interval=0.5)
+    wait_for(lambda: status_of(task.pk).is_finished, timeout=120, interval=0.1)
+
+    assert report(task.pk) == report(reference.pk)
+    resumed = status_of(task.pk)
+    assert resumed.status == BulkTask.Status.COMPLETED
+    assert resumed.attempts >= 2
+    imported = Membership.objects.filter(organization=crashed_org)
+    assert imported.count() == resumed.num_inserts + len(range(83, 4001, 83)) - sum(
+        1 for n in range(83, 4001, 83) if not (n % 97 and n % 89)
+    )
+    assert (
+        User.objects.filter(email__startswith="person").count()
+        == User.objects.filter(email__startswith="person").values("email").distinct().count()
+    )
+
+
+def test_the_same_task_delivered_several_times_at_once_is_processed_once(workers, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 100
+    organization = OrganizationFactory(slug="acme")
+    workers("one", concurrency=3, BULK_TASK_CHUNK_SIZE=100)
+    workers("two", concurrency=3, BULK_TASK_CHUNK_SIZE=100)
+    task, _ = bulk_task_create(
+        organization=organization,
+        created_by=None,
+        action="users.import",
+        file=csv_file(people_rows(2000)),
+        original_name="people.csv",
+        enqueue=False,
+    )
+
+    for _ in range(6):
+        assert bulk_task_enqueue(bulk_task_id=task.pk)
+
+    wait_for(lambda: status_of(task.pk).is_finished, timeout=120, interval=0.1)
+    finished = status_of(task.pk)
+
+    assert finished.status == BulkTask.Status.COMPLETED
+    assert (finished.num_items, finished.num_inserts, finished.num_skips, finished.num_errors) == (
+        2000,
+        2000,
+        0,
+        0,
+    )
+    assert finished.attempts == 1
+    assert Membership.objects.filter(organization=organization).count() == 2000
+    assert BulkTaskLine.objects.filter(task_id=task.pk).count() == 0
