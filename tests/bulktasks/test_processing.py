@@ -162,7 +162,7 @@ def test_an_email_repeated_in_the_file_is_errored_even_across_chunks(acme, setti
 
 def test_one_bad_line_never_stops_the_others(acme, settings):
     settings.BULK_TASK_CHUNK_SIZE = 3
-    rows = people_rows(4) + ["broken", "x@example.com,too,many,fields"] + people_rows(4, start=5)
+    rows = [*people_rows(4), "broken", "x@example.com,too,many,fields", *people_rows(4, start=5)]
 
     task = run(acme, csv_file(rows))
 
@@ -291,7 +291,7 @@ def test_a_task_held_by_a_live_worker_cannot_be_claimed_by_another(acme):
 def test_resuming_after_a_checkpoint_never_counts_a_line_twice(acme, settings):
     """Simulate a worker that died after two committed chunks: a new run finishes the rest."""
     settings.BULK_TASK_CHUNK_SIZE = 2
-    upload = csv_file(people_rows(7) + ["bad,1,2"])
+    upload = csv_file([*people_rows(7), "bad,1,2"])
     task, _ = bulk_task_create(
         organization=acme,
         created_by=None,

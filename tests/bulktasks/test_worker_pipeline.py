@@ -109,7 +109,7 @@ def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(api_client, 
 
     created = api_client.post(
         "/v1/organizations/acme/bulk-tasks",
-        {"action": "users.import", "file": csv_file(people_rows(3000) + ["broken-email,X,Y"])},
+        {"action": "users.import", "file": csv_file([*people_rows(3000), "broken-email,X,Y"])},
         format="multipart",
     )
     assert created.status_code == 201
