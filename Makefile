@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate seed test test-postgres lint format typecheck clean
+.PHONY: install run worker migrate seed test test-postgres test-workers lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -25,9 +25,18 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 
-## run: install, migrate, seed the demo data and serve on 127.0.0.1:8000
+## run: install, migrate, seed the demo data, and serve on 127.0.0.1:8000 with a
+## background worker beside the server (Ctrl-C stops both)
 run: seed
+	@echo "Serving on http://$(HOST):$(PORT)/ with a background worker; Ctrl-C stops both."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO \
+		--schedule var/celerybeat-schedule & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## worker: a Celery worker (and the periodic sweeper) for the configured broker
+worker: install
+	$(BIN)/celery -A config worker --beat --loglevel=INFO --schedule var/celerybeat-schedule
 
 ## test: install and run the whole suite (SQLite unless DATABASE_URL says otherwise)
 test: install
@@ -36,6 +45,10 @@ test: install
 ## test-postgres: the same suite on PostgreSQL
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+
+## test-workers: the real-worker pipeline tests on the broker CELERY_BROKER_URL names
+test-workers: install
+	$(BIN)/pytest -m worker
 
 lint: install
 	$(BIN)/ruff check .
@@ -46,4 +59,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3* var/media .pytest_cache
+	rm -rf $(VENV) var/db.sqlite3* var/test.sqlite3* var/media var/broker var/celerybeat-schedule* .pytest_cache

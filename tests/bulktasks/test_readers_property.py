@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
-pytest.importorskip("hypothesis")
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

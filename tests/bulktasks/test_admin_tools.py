@@ -1,0 +1,309 @@
+"""Staff tools in the admin: upload a file, download it back, retry failed tasks, see progress."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from bulktasks.models import BulkTask
+from bulktasks.services import bulk_task_create, bulk_task_process
+from bulktasks.storage import bulk_task_storage
+from tests.bulktasks.files import csv_file, people_rows, raw_file
+from tests.factories import BulkTaskFactory, OrganizationFactory, UserFactory
+from users.models import Organization, User
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST_URL = reverse("admin:bulktasks_bulktask_changelist")
+UPLOAD_URL = reverse("admin:bulktasks_bulktask_upload")
+LOGIN_URL = reverse("admin:login")
+
+
+def change_url(task: BulkTask) -> str:
+    return reverse("admin:bulktasks_bulktask_change", args=[task.pk])
+
+
+def download_url(task: BulkTask) -> str:
+    return reverse("admin:bulktasks_bulktask_download", args=[task.pk])
+
+
+def progress_cells(html: str) -> list[str]:
+    """The text of every Progress cell on a changelist page, in row order."""
+    return re.findall(r'<td class="field-progress">(.*?)</td>', html, re.S)
+
+
+def create_task(
+    organization: Organization, upload: object, *, created_by: User | None = None
+) -> BulkTask:
+    """A pending task for an upload, created as the API and the command line do."""
+    task, created = bulk_task_create(
+        organization=organization,
+        created_by=created_by,
+        action="users.import",
+        file=upload,
+        original_name=upload.name,  # type: ignore[attr-defined]
+        enqueue=False,
+    )
+    assert created
+    return task
+
+
+def processed_task(organization: Organization, upload: object) -> BulkTask:
+    """A task created from an upload and processed to its end, in this process."""
+    task = create_task(organization, upload)
+    finished = bulk_task_process(bulk_task_id=task.pk)
+    assert finished is not None
+    return finished
+
+
+@pytest.fixture
+def staff() -> User:
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client: Client, staff: User) -> Client:
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def acme() -> Organization:
+    return OrganizationFactory(slug="acme")
+
+
+# --- Uploading a file ----------------------------------------------------------------------
+
+
+def test_changelist_links_to_the_upload_page(staff_client: Client) -> None:
+    response = staff_client.get(CHANGELIST_URL)
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert re.search(rf'<a href="{re.escape(UPLOAD_URL)}"[^>]*>Upload a file</a>', content)
+
+
+def test_upload_page_shows_the_organization_action_override_and_file_fields(
+    staff_client: Client, acme: Organization
+) -> None:
+    response = staff_client.get(UPLOAD_URL)
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form.fields) == ["organization", "action", "override", "file"]
+    assert ("users.import", "users.import") in form.fields["action"].choices
+    content = response.content.decode()
+    for name in ("organization", "action", "override", "file"):
+        assert f'name="{name}"' in content
+    assert 'enctype="multipart/form-data"' in content
+    assert '<option value="users.import">users.import</option>' in content
+    assert f'<option value="{acme.pk}">' in content
+
+
+def test_uploading_a_csv_creates_one_pending_task_for_the_organization(
+    staff_client: Client, staff: User, acme: Organization
+) -> None:
+    OrganizationFactory(slug="globex")
+    upload = csv_file(people_rows(3), name="roster.csv")
+    content = upload.read()
+    upload.seek(0)
+
+    response = staff_client.post(
+        UPLOAD_URL, {"organization": acme.pk, "action": "users.import", "file": upload}
+    )
+
+    task = BulkTask.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == change_url(task)
+    assert task.organization == acme
+    assert task.created_by == staff
+    assert task.action == "users.import"
+    assert task.override is False
+    assert task.status == BulkTask.Status.PENDING
+    assert task.file_original_name == "roster.csv"
+    assert task.file_mimetype == "text/csv"
+    assert task.file_size == len(content)
+    assert task.file_checksum == hashlib.sha256(content).hexdigest()
+    with bulk_task_storage().open(task.file_key, "rb") as stored:
+        assert stored.read() == content
+
+
+def test_uploading_with_override_records_it_on_the_task(
+    staff_client: Client, acme: Organization
+) -> None:
+    response = staff_client.post(
+        UPLOAD_URL,
+        {
+            "organization": acme.pk,
+            "action": "users.import",
+            "override": "on",
+            "file": csv_file(people_rows(1)),
+        },
+    )
+
+    assert response.status_code == 302
+    assert BulkTask.objects.get().override is True
+
+
+def test_uploading_a_pdf_shows_a_form_error_and_creates_nothing(
+    staff_client: Client, acme: Organization
+) -> None:
+    pdf = raw_file(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", name="people.csv")
+
+    response = staff_client.post(
+        UPLOAD_URL, {"organization": acme.pk, "action": "users.import", "file": pdf}
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "Unsupported file type" in " ".join(errors["file"])
+    assert "Unsupported file type" in response.content.decode()
+    assert not BulkTask.objects.exists()
+
+
+def test_uploading_without_a_file_shows_a_form_error_and_creates_nothing(
+    staff_client: Client, acme: Organization
+) -> None:
+    response = staff_client.post(UPLOAD_URL, {"organization": acme.pk, "action": "users.import"})
+
+    assert response.status_code == 200
+    assert "file" in response.context["form"].errors
+    assert not BulkTask.objects.exists()
+
+
+def test_a_non_staff_user_is_sent_to_login_from_the_upload_page(
+    client: Client, acme: Organization
+) -> None:
+    client.force_login(UserFactory(is_staff=False))
+
+    get = client.get(UPLOAD_URL)
+    post = client.post(
+        UPLOAD_URL,
+        {"organization": acme.pk, "action": "users.import", "file": csv_file(people_rows(1))},
+    )
+
+    for response in (get, post):
+        assert response.status_code == 302
+        assert response["Location"].startswith(f"{LOGIN_URL}?next=")
+    assert not BulkTask.objects.exists()
+
+
+# --- Downloading the original file ---------------------------------------------------------
+
+
+def test_download_returns_the_original_file_as_an_attachment(
+    staff_client: Client, acme: Organization
+) -> None:
+    upload = csv_file(people_rows(4), name="quarterly-roster.csv")
+    content = upload.read()
+    upload.seek(0)
+    task = create_task(acme, upload)
+
+    response = staff_client.get(download_url(task))
+
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    response.close()
+    assert body == content
+    assert response["Content-Disposition"] == 'attachment; filename="quarterly-roster.csv"'
+    assert response["Content-Type"].startswith("text/csv")
+
+
+def test_task_page_links_to_the_download(staff_client: Client, acme: Organization) -> None:
+    task = create_task(acme, csv_file(people_rows(1), name="roster.csv"))
+
+    response = staff_client.get(change_url(task))
+
+    assert response.status_code == 200
+    assert f'<a href="{download_url(task)}">Download roster.csv</a>' in response.content.decode()
+
+
+def test_a_non_staff_user_is_sent_to_login_from_the_download(
+    client: Client, acme: Organization
+) -> None:
+    task = create_task(acme, csv_file(people_rows(1)))
+    client.force_login(UserFactory(is_staff=False))
+
+    response = client.get(download_url(task))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{LOGIN_URL}?next=")
+
+
+# --- Retrying failed tasks -----------------------------------------------------------------
+
+
+def test_retry_action_sends_failed_tasks_back_and_leaves_others_alone(
+    staff_client: Client, acme: Organization
+) -> None:
+    failed = processed_task(acme, csv_file(people_rows(2), header="mail,firstName,lastName"))
+    completed = processed_task(acme, csv_file(people_rows(2)))
+    assert failed.status == BulkTask.Status.FAILED
+    assert failed.error
+    assert completed.status == BulkTask.Status.COMPLETED
+
+    response = staff_client.post(
+        CHANGELIST_URL,
+        {"action": "retry_failed", "_selected_action": [failed.pk, completed.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    failed.refresh_from_db()
+    completed.refresh_from_db()
+    assert failed.status == BulkTask.Status.PENDING
+    assert failed.error == ""
+    assert failed.finished_at is None
+    assert completed.status == BulkTask.Status.COMPLETED
+    messages = [str(message) for message in response.context["messages"]]
+    assert "1 task(s) sent back to the queue." in messages
+    assert "1 task(s) were not failed; left alone." in messages
+
+
+def test_retry_action_counts_every_failed_task_it_retries(
+    staff_client: Client, acme: Organization
+) -> None:
+    failed = [
+        processed_task(acme, csv_file(people_rows(1), header="mail,firstName,lastName"))
+        for _ in range(2)
+    ]
+
+    response = staff_client.post(
+        CHANGELIST_URL,
+        {"action": "retry_failed", "_selected_action": [task.pk for task in failed]},
+        follow=True,
+    )
+
+    messages = [str(message) for message in response.context["messages"]]
+    assert messages == ["2 task(s) sent back to the queue."]
+    statuses = set(BulkTask.objects.values_list("status", flat=True))
+    assert statuses == {BulkTask.Status.PENDING}
+
+
+# --- The progress column -------------------------------------------------------------------
+
+
+def test_progress_column_shows_lines_done_out_of_lines_known(
+    staff_client: Client, acme: Organization
+) -> None:
+    task = processed_task(acme, csv_file(people_rows(5)))
+    assert (task.status, task.num_items) == (BulkTask.Status.COMPLETED, 5)
+
+    response = staff_client.get(CHANGELIST_URL)
+
+    assert response.status_code == 200
+    assert progress_cells(response.content.decode()) == ["5 / 5"]
+
+
+def test_progress_column_shows_a_dash_for_a_task_never_scanned(staff_client: Client) -> None:
+    task = BulkTaskFactory(status=BulkTask.Status.PENDING)
+    assert task.scanned_at is None
+
+    response = staff_client.get(CHANGELIST_URL)
+
+    assert response.status_code == 200
+    assert progress_cells(response.content.decode()) == ["-"]
