@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -100,7 +100,7 @@ class BulkTaskAdmin(admin.ModelAdmin):
         url = reverse("admin:bulktasks_bulktask_download", args=[bulk_task.pk])
         return format_html('<a href="{}">Download {}</a>', url, bulk_task.file_original_name)
 
-    @admin.action(description="Retry the selected failed tasks")
+    @admin.action(description="Retry the selected failed tasks", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
         retried = 0
         for bulk_task in queryset.filter(status=BulkTask.Status.FAILED):
@@ -164,22 +164,28 @@ class BulkTaskAdmin(admin.ModelAdmin):
     def download_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Stream the task's original file back to staff."""
         bulk_task = self.get_object(request, object_id)
-        if (
-            bulk_task is None
-            or not self.has_view_permission(request, bulk_task)
-            or not bulk_task.file_key
-        ):
+        if bulk_task is None or not bulk_task.file_key:
+            raise Http404("No such task, or it has no stored file.")
+        if not self.has_view_permission(request, bulk_task):
             raise PermissionDenied
+        try:
+            stored = open_stored_file(bulk_task)
+        except OSError as exc:
+            raise Http404("The original file is no longer stored.") from exc
         return FileResponse(
-            open_stored_file(bulk_task),
+            stored,
             as_attachment=True,
             filename=bulk_task.file_original_name or "upload",
             content_type=bulk_task.file_mimetype or "application/octet-stream",
         )
 
     def has_upload_permission(self, request: HttpRequest) -> bool:
-        """Staff who may view tasks may start one; the admin itself never edits tasks."""
-        return self.has_view_permission(request)
+        """Starting a task creates users in an organization: it takes the model's add permission."""
+        return request.user.has_perm("bulktasks.add_bulktask")
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Retrying sends a task back to processing: it takes the model's change permission."""
+        return request.user.has_perm("bulktasks.change_bulktask")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

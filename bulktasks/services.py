@@ -23,6 +23,7 @@ from bulktasks.storage import (
     bulk_task_storage,
     original_name_clean,
     storage_key_for,
+    storage_key_max_length,
     storage_location,
     storage_provider_current,
 )
@@ -93,11 +94,16 @@ def bulk_task_create(
     bulk_task_id = object_id()
     provider = storage_provider_current()
     storage = bulk_task_storage()
+    key_max_length = storage_key_max_length(provider)
     key = storage.save(
         storage_key_for(
-            organization_id=organization.pk, bulk_task_id=bulk_task_id, original_name=name
+            organization_id=organization.pk,
+            bulk_task_id=bulk_task_id,
+            original_name=name,
+            max_length=key_max_length,
         ),
         file,
+        max_length=key_max_length,
     )
     # The file is stored before the row exists; if the row cannot be written,
     # the file goes too, so nothing is left half-way.
@@ -260,6 +266,8 @@ def bulk_task_process(
     action = action_get(bulk_task.action)
     if action is None:
         return _fail(bulk_task, owner, f"action {bulk_task.action} is no longer available")
+    if not bulk_task.file_key or not bulk_task_storage().exists(bulk_task.file_key):
+        return _fail(bulk_task, owner, "the uploaded file is no longer stored")
     try:
         if bulk_task.scanned_at is None:
             bulk_task = bulk_task_scan(bulk_task=bulk_task, owner=owner, action=action)

@@ -27,11 +27,18 @@ def original_name_clean(name: str) -> str:
     return printable[:256] or "upload"
 
 
-def storage_key_for(*, organization_id: str, bulk_task_id: str, original_name: str) -> str:
+def storage_key_for(
+    *, organization_id: str, bulk_task_id: str, original_name: str, max_length: int = KEY_MAX_LENGTH
+) -> str:
     """A storage key that groups files by organization and never collides between tasks."""
     safe = _UNSAFE.sub("-", original_name).strip("-.") or "upload"
     prefix = f"bulk-tasks/{organization_id}/{bulk_task_id}/"
-    return prefix + safe[: KEY_MAX_LENGTH - len(prefix)]
+    return prefix + safe[: max_length - len(prefix)]
+
+
+def storage_key_max_length(provider: StorageProvider) -> int:
+    """The longest key whose ``location`` still fits the contract's 256 characters."""
+    return KEY_MAX_LENGTH - len(storage_location(provider=provider, key=""))
 
 
 def storage_provider_current() -> StorageProvider:
@@ -54,5 +61,5 @@ def storage_provider_current() -> StorageProvider:
 def storage_location(*, provider: StorageProvider, key: str) -> str:
     """A stable address of the stored file: ``s3://bucket/key``; nothing for local files."""
     if provider.kind == StorageProvider.Kind.S3:
-        return f"s3://{provider.bucket}/{key}"[:256]
+        return f"s3://{provider.bucket}/{key}"
     return ""

@@ -307,3 +307,36 @@ def test_progress_column_shows_a_dash_for_a_task_never_scanned(staff_client: Cli
 
     assert response.status_code == 200
     assert progress_cells(response.content.decode()) == ["-"]
+
+
+def test_download_of_an_unknown_task_is_404(staff_client: Client) -> None:
+    response = staff_client.get(reverse("admin:bulktasks_bulktask_download", args=["a" * 24]))
+
+    assert response.status_code == 404
+
+
+def test_download_of_a_file_no_longer_stored_is_404_not_500(
+    staff_client: Client, acme: Organization
+) -> None:
+    task = create_task(acme, csv_file(people_rows(1)))
+    bulk_task_storage().delete(task.file_key)
+
+    response = staff_client.get(download_url(task))
+
+    assert response.status_code == 404
+
+
+def test_staff_without_the_add_permission_cannot_upload(client: Client, acme: Organization) -> None:
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_bulktask"))
+    client.force_login(viewer)
+
+    page = client.get(reverse("admin:bulktasks_bulktask_upload"))
+    changelist = client.get(reverse("admin:bulktasks_bulktask_changelist"))
+
+    assert page.status_code == 403
+    assert changelist.status_code == 200
+    assert "Upload a file" not in changelist.content.decode()
+    assert 'value="retry_failed"' not in changelist.content.decode()

@@ -347,3 +347,23 @@ def test_an_unsupported_file_is_refused_before_anything_is_stored(acme, settings
         )
 
     assert BulkTask.objects.count() == 0
+
+
+def test_a_file_gone_from_storage_fails_the_task_clearly(acme):
+    from bulktasks.storage import bulk_task_storage
+
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        file=csv_file(people_rows(2)),
+        original_name="p.csv",
+        enqueue=False,
+    )
+    bulk_task_storage().delete(task.file_key)
+
+    finished = bulk_task_process(bulk_task_id=task.pk)
+
+    assert finished is not None
+    assert finished.status == BulkTask.Status.FAILED
+    assert finished.error == "the uploaded file is no longer stored"

@@ -232,6 +232,7 @@ def test_a_missing_object_fails_the_task_instead_of_crashing(
 
     assert finished is not None
     assert finished.status == BulkTask.Status.FAILED
+    assert finished.error == "the uploaded file is no longer stored"
     assert finished.num_inserts == 0
     assert not User.objects.filter(email__startswith="person").exists()
 
@@ -283,14 +284,6 @@ def test_a_failed_row_write_deletes_the_stored_object(
     assert not IdempotencyKey.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: storage_key_for caps the key at 256 characters and storage_location "
-        "truncates s3://bucket/key to 256, so a long file name yields a location that does "
-        "not address the object"
-    ),
-)
 def test_a_long_file_name_still_gets_a_location_that_addresses_the_object(
     client, s3_client, bucket
 ):
@@ -302,3 +295,4 @@ def test_a_long_file_name_still_gets_a_location_that_addresses_the_object(
     file = response.json()["data"]["file"]
     assert object_keys(s3_client, bucket) == [file["key"]]
     assert file["location"] == f"s3://{bucket}/{file['key']}"
+    assert len(file["location"]) <= 256

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,7 @@ class Command(BaseCommand):
     def _progress(self, bulk_task: BulkTask) -> None:
         total = bulk_task.num_items or 1
         done = bulk_task.num_done
-        tty = sys.stderr.isatty()
+        tty = self.stderr.isatty()
         # Redraw a terminal's bar freely; a log gets a line every 10%.
         step = 0.0 if tty else 10.0
         percent = 100 * done / total
