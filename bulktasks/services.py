@@ -372,24 +372,12 @@ def _process_chunk_once(
     skipped = result.skipped if result else []
     errored.extend(result.errored if result else [])
     BulkTaskLine.objects.bulk_create(
-        [
-            BulkTaskLine(
-                task_id=bulk_task.pk,
-                kind=BulkTaskLine.Kind.SKIPPED,
-                line=line,
-                reason=reason[:REASON_MAX_LENGTH],
-            )
-            for line, reason in skipped
-        ]
-        + [
-            BulkTaskLine(
-                task_id=bulk_task.pk,
-                kind=BulkTaskLine.Kind.ERRORED,
-                line=line,
-                reason=reason[:REASON_MAX_LENGTH],
-            )
-            for line, reason in errored
-        ]
+        BulkTaskLine(task_id=bulk_task.pk, kind=kind, line=line, reason=reason[:REASON_MAX_LENGTH])
+        for kind, outcome in (
+            (BulkTaskLine.Kind.SKIPPED, skipped),
+            (BulkTaskLine.Kind.ERRORED, errored),
+        )
+        for line, reason in outcome
     )
     inserts = result.inserts if result else 0
     updates = result.updates if result else 0

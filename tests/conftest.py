@@ -51,3 +51,16 @@ def reader(organization: Organization, make_member: Callable[..., User]) -> User
 def reader_client(api_client: APIClient, reader: User) -> APIClient:
     api_client.credentials(HTTP_AUTHORIZATION=bearer(reader))
     return api_client
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    """A staff superuser for the Django admin."""
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, staff: User):
+    """Django's test client, logged in to the admin as staff."""
+    client.force_login(staff)
+    return client

@@ -22,7 +22,7 @@ from tests.factories import (
     UserFactory,
 )
 from users import catalog
-from users.models import Membership, Role, User
+from users.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -50,17 +50,6 @@ def table_rows(html: str, table_id: str) -> list[tuple[int, str]]:
 def shown_tasks(response: object) -> set[str]:
     """The ids of the tasks a changelist response lists."""
     return {task.pk for task in response.context["cl"].result_list}  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def staff() -> User:
-    return UserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(client: Client, staff: User) -> Client:
-    client.force_login(staff)
-    return client
 
 
 # --- The task list -------------------------------------------------------------------------

@@ -61,17 +61,6 @@ def processed_task(organization: Organization, upload: object) -> BulkTask:
 
 
 @pytest.fixture
-def staff() -> User:
-    return UserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(client: Client, staff: User) -> Client:
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
 def acme() -> Organization:
     return OrganizationFactory(slug="acme")
 
