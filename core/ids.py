@@ -21,18 +21,18 @@ OBJECT_ID_RE = re.compile(rf"^{OBJECT_ID_PATTERN}$")
 
 _lock = threading.Lock()
 _process_id: int | None = None
-_process_random = b""
+_process_random = ""
 _counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
 
 
-def _ensure_process_random() -> bytes:
+def _ensure_process_random() -> str:
     # A forked worker must not share its parent's random part, or two processes
     # could mint the same id in the same second.
     global _process_id, _process_random
     pid = os.getpid()
     if _process_id != pid:
         _process_id = pid
-        _process_random = os.urandom(5)
+        _process_random = os.urandom(5).hex()
     return _process_random
 
 
@@ -41,8 +41,7 @@ def object_id() -> str:
     with _lock:
         random_part = _ensure_process_random()
         count = next(_counter) & 0xFFFFFF
-    timestamp = int(time.time()) & 0xFFFFFFFF
-    return (timestamp.to_bytes(4, "big") + random_part + count.to_bytes(3, "big")).hex()
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{random_part}{count:06x}"
 
 
 def is_object_id(value: object) -> bool:

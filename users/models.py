@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
@@ -41,6 +43,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # One spelling per address, whichever form or command created the account.
+        self.email = UserManager.normalize_email(self.email)
+        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:

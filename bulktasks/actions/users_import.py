@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
+from django.db import connection
 from django.utils import timezone
 
 from bulktasks.actions.base import Action, ActionContext, BatchResult, Column
 from bulktasks.actions.registry import register
+from core.bulk import db_datetime, rows_insert, rows_update
+from core.ids import object_id
 from users.models import Membership, User
 
 _url_validator = URLValidator(schemes=["http", "https"])
@@ -26,7 +31,7 @@ class Person:
     last_name: str
     picture: str
 
-    def changes_for(self, user: User) -> dict[str, str]:
+    def changes_for(self, user: Any) -> dict[str, str]:
         """The profile fields this line would change; an empty cell changes nothing."""
         wanted = {
             "first_name": self.first_name,
@@ -96,43 +101,44 @@ class UsersImport(Action):
         if not people:
             return result
 
-        users = {
-            user.email: user
-            for user in User.objects.filter(email__in=list(people)).only(
-                "id", "email", "first_name", "last_name", "picture"
-            )
-        }
-        memberships = {
-            membership.user_id: membership
-            for membership in Membership.objects.filter(
-                organization_id=context.organization_id, user_id__in=[u.pk for u in users.values()]
-            ).only("id", "user_id", "is_active", "last_import_task_id", "last_import_line")
-        }
-
-        new_users: list[User] = []
-        new_memberships: list[Membership] = []
-        changed_users: list[User] = []
-        changed_fields: set[str] = set()
-        touched: list[Membership] = []
+        known = _people_known(emails=list(people), organization_id=context.organization_id)
+        now = db_datetime(timezone.now())
+        new_users: list[tuple[Any, ...]] = []
+        new_memberships: list[tuple[Any, ...]] = []
+        changed_users: list[tuple[Any, ...]] = []
+        touched: list[tuple[Any, ...]] = []
+        passwords = _unusable_passwords(len(people))
         for email, (line, person) in people.items():
-            user = users.get(email)
+            user, membership = known.get(email, (None, None))
             if user is None:
-                user = User(
-                    email=email,
-                    first_name=person.first_name,
-                    last_name=person.last_name,
-                    picture=person.picture,
-                    password=make_password(None),
+                user_id = object_id()
+                new_users.append(
+                    (user_id, next(passwords), False, email, person.first_name,
+                     person.last_name, person.picture, True, False, now, now)
+                )  # fmt: skip
+                new_memberships.append(
+                    (
+                        object_id(),
+                        user_id,
+                        context.organization_id,
+                        True,
+                        now,
+                        context.bulk_task_id,
+                        line,
+                    )
                 )
-                new_users.append(user)
-            membership = memberships.get(user.pk)
+                result.inserts += 1
+                continue
             if membership is None:
                 new_memberships.append(
-                    Membership(
-                        user=user,
-                        organization_id=context.organization_id,
-                        last_import_task_id=context.bulk_task_id,
-                        last_import_line=line,
+                    (
+                        object_id(),
+                        user.pk,
+                        context.organization_id,
+                        True,
+                        now,
+                        context.bulk_task_id,
+                        line,
                     )
                 )
                 result.inserts += 1
@@ -142,9 +148,7 @@ class UsersImport(Action):
                     (line, f"email: duplicate of line {membership.last_import_line}")
                 )
                 continue
-            membership.last_import_task_id = context.bulk_task_id
-            membership.last_import_line = line
-            touched.append(membership)
+            touched.append((context.bulk_task_id, line, membership.pk))
             if not membership.is_active:
                 result.skipped.append((line, "membership is deactivated"))
                 continue
@@ -157,19 +161,85 @@ class UsersImport(Action):
                 continue
             for name, value in changes.items():
                 setattr(user, name, value)
-            changed_fields.update(changes)
-            changed_users.append(user)
+            changed_users.append((user.first_name, user.last_name, user.picture, now, user.pk))
             result.updates += 1
 
-        User.objects.bulk_create(new_users)
-        Membership.objects.bulk_create(new_memberships)
+        if new_users:
+            rows_insert(User, _USER_FIELDS, new_users)
+        if new_memberships:
+            rows_insert(Membership, _MEMBERSHIP_FIELDS, new_memberships)
         if changed_users:
-            # bulk_update skips auto_now, so the timestamp is set by hand.
-            now = timezone.now()
-            for user in changed_users:
-                user.updated_at = now
-            User.objects.bulk_update(changed_users, [*sorted(changed_fields), "updated_at"])
+            rows_update(User, ["first_name", "last_name", "picture", "updated_at"], changed_users)
         if touched:
-            Membership.objects.bulk_update(touched, ["last_import_task_id", "last_import_line"])
+            rows_update(Membership, ["last_import_task_id", "last_import_line"], touched)
         result.errored.sort()
         return result
+
+
+_USER_FIELDS = (
+    "id", "password", "is_superuser", "email", "first_name", "last_name", "picture",
+    "is_active", "is_staff", "date_joined", "updated_at",
+)  # fmt: skip
+_MEMBERSHIP_FIELDS = (
+    "id", "user", "organization", "is_active", "created_at", "last_import_task_id", "last_import_line",
+)  # fmt: skip
+
+
+def _unusable_passwords(count: int) -> Iterator[str]:
+    """What make_password(None) stores, without its slow per-character random choice."""
+    entropy = os.urandom(20 * count).hex()
+    for start in range(0, 40 * count, 40):
+        yield UNUSABLE_PASSWORD_PREFIX + entropy[start : start + 40]
+
+
+@dataclass(slots=True)
+class _KnownUser:
+    pk: str
+    first_name: str
+    last_name: str
+    picture: str
+
+
+@dataclass(slots=True)
+class _KnownMembership:
+    pk: str
+    is_active: bool
+    last_import_task_id: str
+    last_import_line: int | None
+
+
+def _people_known(
+    *, emails: list[str], organization_id: str
+) -> dict[str, tuple[_KnownUser, _KnownMembership | None]]:
+    """The accounts among these e-mails, with their membership here if any, a query per 500."""
+    known: dict[str, tuple[_KnownUser, _KnownMembership | None]] = {}
+    for start in range(0, len(emails), _LOOKUP_BATCH):
+        known.update(_people_known_batch(emails[start : start + _LOOKUP_BATCH], organization_id))
+    return known
+
+
+_LOOKUP_BATCH = 500
+
+
+def _people_known_batch(
+    emails: list[str], organization_id: str
+) -> dict[str, tuple[_KnownUser, _KnownMembership | None]]:
+    placeholders = ", ".join(["%s"] * len(emails))
+    sql = (
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.picture, "  # noqa: S608 - placeholders only
+        "m.id, m.is_active, m.last_import_task_id, m.last_import_line "
+        f"FROM {User._meta.db_table} u LEFT JOIN {Membership._meta.db_table} m "
+        "ON m.user_id = u.id AND m.organization_id = %s "
+        f"WHERE u.email IN ({placeholders})"
+    )
+    known: dict[str, tuple[_KnownUser, _KnownMembership | None]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organization_id, *emails])
+        for user_id, email, first, last, picture, membership_id, active, task_id, line in cursor:
+            membership = (
+                _KnownMembership(membership_id, bool(active), task_id or "", line)
+                if membership_id
+                else None
+            )
+            known[email] = (_KnownUser(user_id, first, last, picture), membership)
+    return known

@@ -1,0 +1,184 @@
+"""API benchmark: GET bulk-task under gunicorn + PostgreSQL, against a plain Django floor view.
+
+    python bench/api.py [--seconds 10] [--rounds 3] [--connections 8] [--workers 2]
+
+Both endpoints are served by the same gunicorn, with production settings and
+persistent connections; wrk loads them in turn from a second process, round
+after round, so that the noise of this machine falls on both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    PYTHON,
+    ROOT,
+    django_env,
+    fresh_postgres_database,
+    machine,
+    manage,
+    median,
+    save,
+)
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s and latency percentiles (ms) from `wrk --latency`."""
+
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
+    for percent in ("50", "99"):
+        match = re.search(rf"^\s+{percent}%\s+(\S+)", output, re.M)
+        result[f"p{percent}_ms"] = ms(match.group(1)) if match else float("nan")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    result["non_2xx"] = float(errors.group(1)) if errors else 0.0
+    return result
+
+
+def wrk(url: str, seconds: int, connections: int, token: str | None) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    return parse_wrk(output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
+
+    env = django_env(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=fresh_postgres_database("bulktasks_bench_api"),
+        CONN_MAX_AGE="600",
+    )
+    manage("migrate", "--noinput", env=env)
+    demo = json.loads(manage("seed_demo", "--json", "--allow-production", env=env))
+    token = demo["tokens"]["reader"]
+    completed = next(task["id"] for task in demo["bulkTasks"] if task["status"] == "completed")
+    api_path = f"/v1/organizations/{demo['organization']['slug']}/bulk-tasks/{completed}"
+    script = QUERY_COUNT.replace("API_PATH", api_path).replace("TOKEN", token)
+    queries = json.loads(manage("shell", "-c", script, env=env).strip().splitlines()[-1])
+
+    body_file = Path(tempfile.mkdtemp()) / "floor.json"
+    env["BENCH_FLOOR_BODY_FILE"] = str(body_file)
+    server = subprocess.Popen(  # noqa: S603
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            f"--workers={args.workers}",
+            f"--bind=127.0.0.1:{PORT}",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        body = _wait_for_body(api_path, token)
+        body_file.write_bytes(body)
+        assert _get("/bench/floor", None) == body, "the floor must serve the same bytes"
+        wrk(BASE + api_path, 2, args.connections, token)  # warm up both
+        wrk(BASE + "/bench/floor", 2, args.connections, None)
+        rounds = []
+        for _ in range(args.rounds):
+            floor = wrk(BASE + "/bench/floor", args.seconds, args.connections, None)
+            api = wrk(BASE + api_path, args.seconds, args.connections, token)
+            rounds.append({"floor": floor, "api": api, "ratio": api["rps"] / floor["rps"]})
+            print(
+                f"floor {floor['rps']:8.0f} rps   api {api['rps']:8.0f} rps   ratio {api['rps'] / floor['rps']:.2f}"
+            )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    summary = {
+        "floor_rps": median([r["floor"]["rps"] for r in rounds]),
+        "api_rps": median([r["api"]["rps"] for r in rounds]),
+        "floor_p50_ms": median([r["floor"]["p50_ms"] for r in rounds]),
+        "floor_p99_ms": median([r["floor"]["p99_ms"] for r in rounds]),
+        "api_p50_ms": median([r["api"]["p50_ms"] for r in rounds]),
+        "api_p99_ms": median([r["api"]["p99_ms"] for r in rounds]),
+        "ratio": median([r["ratio"] for r in rounds]),
+        "api_non_2xx": sum(r["api"]["non_2xx"] for r in rounds),
+        "queries_per_get": queries["queries"],
+        "body_bytes": len(body),
+    }
+    command = "python bench/api.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items())
+    path = save(
+        "api",
+        {
+            "command": command,
+            "machine": machine(),
+            "params": vars(args),
+            "rounds": rounds,
+            "summary": summary,
+        },
+    )
+    print(json.dumps(summary, indent=2))
+    print(f"saved {path}")
+
+
+QUERY_COUNT = """
+import json
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+client = Client(HTTP_AUTHORIZATION="Bearer TOKEN", HTTP_HOST="127.0.0.1")
+client.get("API_PATH")
+with CaptureQueriesContext(connection) as captured:
+    response = client.get("API_PATH")
+assert response.status_code == 200, response.content
+print(json.dumps({"queries": len(captured.captured_queries)}))
+"""
+
+
+def _get(path: str, token: str | None) -> bytes:
+    request = urllib.request.Request(BASE + path)  # noqa: S310 - loopback only
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.read()
+
+
+def _wait_for_body(path: str, token: str) -> bytes:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return _get(path, token)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()
