@@ -59,6 +59,14 @@ class ObjectIdField(models.CharField):
             kwargs.setdefault("default", object_id)
         super().__init__(*args, **kwargs)
 
+    def db_type(self, connection: Any) -> str:
+        # Fixed-width, and on PostgreSQL no extra varchar_pattern_ops index per
+        # key: ids are matched whole, never with LIKE.
+        return "char(24)"
+
+    def rel_db_type(self, connection: Any) -> str:
+        return "char(24)"
+
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_length"]

@@ -20,7 +20,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A person who logs in with an e-mail address."""
 
     id = ObjectIdField(primary_key=True)
-    email = models.EmailField(max_length=256, unique=True)
+    # Stored lower-cased (see save), so one plain unique index serves both
+    # uniqueness and lookups, including the bulk import's.
+    email = models.EmailField(max_length=256)
     first_name = models.CharField(max_length=128, blank=True)
     last_name = models.CharField(max_length=128, blank=True)
     picture = models.URLField(max_length=2048, blank=True)
@@ -39,7 +41,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
-        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+        constraints = [models.UniqueConstraint(fields=["email"], name="user_email_unique")]
 
     def __str__(self) -> str:
         return self.email

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.db.models import Model
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -46,6 +48,9 @@ class Action(ABC):
 
     name: ClassVar[str]
     columns: ClassVar[tuple[Column, ...]]
+    # The models whose tables ``apply`` writes: their planner statistics are
+    # refreshed as an import grows them (see services._statistics_refresh).
+    models: ClassVar[tuple[type[Model], ...]] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:

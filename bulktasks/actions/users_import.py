@@ -57,6 +57,7 @@ class UsersImport(Action):
     """
 
     name = "users.import"
+    models = (User, Membership)
     columns = (
         Column("email", required=True, max_length=256),
         Column("firstName", max_length=128),
@@ -224,17 +225,30 @@ _LOOKUP_BATCH = 500
 def _people_known_batch(
     emails: list[str], organization_id: str
 ) -> dict[str, tuple[_KnownUser, _KnownMembership | None]]:
-    placeholders = ", ".join(["%s"] * len(emails))
-    sql = (
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.picture, "  # noqa: S608 - placeholders only
-        "m.id, m.is_active, m.last_import_task_id, m.last_import_line "
-        f"FROM {User._meta.db_table} u LEFT JOIN {Membership._meta.db_table} m "
-        "ON m.user_id = u.id AND m.organization_id = %s "
-        f"WHERE u.email IN ({placeholders})"
+    columns = (
+        "u.id, u.email, u.first_name, u.last_name, u.picture, "
+        "m.id, m.is_active, m.last_import_task_id, m.last_import_line"
     )
+    users, memberships = User._meta.db_table, Membership._meta.db_table
+    if connection.vendor == "postgresql":
+        # Joining an unnested array makes the planner probe the e-mail index once
+        # per address; "email = ANY(...)" on a growing table got sequential scans.
+        sql = (
+            f"SELECT {columns} FROM unnest(%s::varchar[]) AS wanted(email) "  # noqa: S608
+            f"JOIN {users} u ON u.email = wanted.email "
+            f"LEFT JOIN {memberships} m ON m.user_id = u.id AND m.organization_id = %s"
+        )
+        params: list[Any] = [emails, organization_id]
+    else:
+        sql = (
+            f"SELECT {columns} FROM {users} u LEFT JOIN {memberships} m "  # noqa: S608
+            f"ON m.user_id = u.id AND m.organization_id = %s "
+            f"WHERE u.email IN ({', '.join(['%s'] * len(emails))})"
+        )
+        params = [organization_id, *emails]
     known: dict[str, tuple[_KnownUser, _KnownMembership | None]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organization_id, *emails])
+        cursor.execute(sql, params)
         for user_id, email, first, last, picture, membership_id, active, task_id, line in cursor:
             membership = (
                 _KnownMembership(membership_id, bool(active), task_id or "", line)
