@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from django.db import connection
 
 from bulktasks.models import BulkTask, BulkTaskLine
-from users.models import Organization
+from core.rows import RowReader
+from users.models import Organization, User
 
 
 @dataclass(slots=True)
@@ -18,12 +20,48 @@ class ReportLines:
     errored: list[tuple[int, str]] = field(default_factory=list)
 
 
-def bulk_task_get(*, organization: Organization, bulk_task_id: str) -> BulkTask | None:
-    """Return the organization's task with that id, or None; another tenant's task is None too."""
+_tasks = RowReader(BulkTask, "t")
+_creators = RowReader(User, "u")
+
+
+@functools.cache
+def _bulk_task_sql(vendor: str) -> str:
     return (
-        BulkTask.objects.select_related("created_by")
-        .filter(organization_id=organization.pk, id=bulk_task_id.lower())
-        .first()
+        f"SELECT {_tasks.columns}, {_creators.columns} FROM {_tasks.table} "  # noqa: S608
+        f"LEFT JOIN {_creators.table} ON u.id = {_tasks.column('created_by')} "
+        f"WHERE {_tasks.column('organization')} = %s AND t.id = %s"
+    )
+
+
+def bulk_task_get(*, organization: Organization, bulk_task_id: str) -> BulkTask | None:
+    """Return the organization's task with that id, or None; another tenant's task is None too.
+
+    The creator comes in the same query, as ``select_related("created_by")`` would
+    bring it; the SQL is written out because this read runs on every GET.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_bulk_task_sql(connection.vendor), [organization.pk, bulk_task_id.lower()])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    bulk_task = _tasks.instance(row[: len(_tasks)])
+    creator_row = row[len(_tasks) :]
+    creator = _creators.instance(creator_row) if creator_row[0] is not None else None
+    BulkTask._meta.get_field("created_by").set_cached_value(bulk_task, creator)  # type: ignore[union-attr]
+    return bulk_task
+
+
+@functools.cache
+def _report_lines_head_sql(vendor: str) -> str:
+    table = connection.ops.quote_name(BulkTaskLine._meta.db_table)
+    side = (
+        f"SELECT kind, line, reason FROM {table} "  # noqa: S608 - no value is interpolated
+        "WHERE task_id = %s AND kind = %s ORDER BY line LIMIT %s"
+    )
+    # Each side in a derived table, so that its LIMIT is valid on SQLite too.
+    return (
+        f"SELECT * FROM ({side}) AS skipped UNION ALL "  # noqa: S608
+        f"SELECT * FROM ({side}) AS errored ORDER BY 1, 2"
     )
 
 
@@ -36,19 +74,12 @@ def bulk_task_report_lines_head(*, bulk_task: BulkTask, limit: int) -> ReportLin
     lines = ReportLines()
     if limit <= 0 or not (bulk_task.num_skips or bulk_task.num_errors):
         return lines
-    head = BulkTaskLine.objects.filter(task_id=bulk_task.pk).order_by("line")
-    skipped = head.filter(kind=BulkTaskLine.Kind.SKIPPED).values_list("kind", "line", "reason")
-    errored = head.filter(kind=BulkTaskLine.Kind.ERRORED).values_list("kind", "line", "reason")
-    skipped_sql, skipped_params = skipped[:limit].query.sql_with_params()
-    errored_sql, errored_params = errored[:limit].query.sql_with_params()
-    # The ORM cannot put LIMIT inside a UNION on SQLite; wrapping each side in a
-    # derived table is valid SQL on both SQLite and PostgreSQL.
-    sql = (
-        f"SELECT * FROM ({skipped_sql}) AS skipped "  # noqa: S608 - both parts are ORM-built
-        f"UNION ALL SELECT * FROM ({errored_sql}) AS errored ORDER BY 1, 2"
+    params = (
+        *(bulk_task.pk, BulkTaskLine.Kind.SKIPPED.value, limit),
+        *(bulk_task.pk, BulkTaskLine.Kind.ERRORED.value, limit),
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*skipped_params, *errored_params))
+        cursor.execute(_report_lines_head_sql(connection.vendor), params)
         for kind, line, reason in cursor.fetchall():
             target = lines.skipped if kind == BulkTaskLine.Kind.SKIPPED else lines.errored
             target.append((line, reason))

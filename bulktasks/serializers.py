@@ -9,8 +9,8 @@ from rest_framework import serializers
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import ReportLines
 from core.ids import OBJECT_ID_PATTERN
-from core.serializers import OmitEmptyMixin
-from users.serializers import UserSummarySerializer
+from core.serializers import OmitEmptyMixin, present, timestamp
+from users.serializers import UserSummarySerializer, user_summary
 
 
 class BulkTaskConfigSerializer(serializers.Serializer):
@@ -64,6 +64,11 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
 
     Pass the report's first lines as ``context={"report_lines": ReportLines(...)}``;
     without them the line lists are left out (as in a list of tasks).
+
+    The declared fields are the schema; ``to_representation`` writes the same
+    shape out directly, because walking the declared fields costs a deep copy of
+    every field per task, which was the largest cost of a GET once its queries
+    were lean (docs/benchmarks.md). tests/contract holds both to the contract.
     """
 
     id = serializers.CharField()
@@ -76,6 +81,50 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
     createdBy = UserSummarySerializer(source="created_by")
     updatedAt = serializers.DateTimeField(source="updated_at")
     createdAt = serializers.DateTimeField(source="created_at")
+
+    def to_representation(self, instance: BulkTask) -> dict[str, Any]:
+        """The task in the contract's shape, leaving out every value it does not have."""
+        task = instance
+        report: dict[str, Any] = {
+            "numItems": task.num_items,
+            "numInserts": task.num_inserts,
+            "numUpdates": task.num_updates,
+            "numSkips": task.num_skips,
+            "numErrors": task.num_errors,
+        }
+        lines: ReportLines | None = self.context.get("report_lines")
+        if lines is not None:
+            # In a list of tasks the lines are left out, not shown as empty:
+            # /bulk-tasks/{id}/lines has them.
+            report["skippedLines"] = [{"line": line} for line, _ in lines.skipped]
+            report["erroredLines"] = [
+                {"line": line, "reason": reason} for line, reason in lines.errored
+            ]
+        data = {
+            "id": task.id,
+            "status": task.status,
+            "config": {"override": task.override},
+            "file": present(
+                {
+                    "originalName": task.file_original_name,
+                    "mimetype": task.file_mimetype,
+                    "size": task.file_size,
+                    "bucket": task.file_bucket,
+                    "key": task.file_key,
+                    "location": task.file_location,
+                    "region": task.file_region,
+                    "storageProviderId": task.storage_provider_id,
+                    "checksum": task.file_checksum,
+                }
+            ),
+            "action": task.action,
+            "report": report,
+            "error": task.error,
+            "createdBy": user_summary(task.created_by) if task.created_by_id else None,
+            "updatedAt": timestamp(task.updated_at),
+            "createdAt": timestamp(task.created_at),
+        }
+        return present(data)
 
 
 class BulkTaskCreateSerializer(serializers.Serializer):

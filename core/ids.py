@@ -61,11 +61,13 @@ class ObjectIdField(models.CharField):
 
     def db_type(self, connection: Any) -> str:
         # Fixed-width, and on PostgreSQL no extra varchar_pattern_ops index per
-        # key: ids are matched whole, never with LIKE.
-        return "char(24)"
+        # key: ids are matched whole, never with LIKE. Spelled "bpchar", not
+        # "char": bulk_create casts to the type name without its length, and a
+        # bare "char" is one character wide, while a bare "bpchar" is unbounded.
+        return "bpchar(24)" if connection.vendor == "postgresql" else "char(24)"
 
     def rel_db_type(self, connection: Any) -> str:
-        return "char(24)"
+        return self.db_type(connection)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -13,9 +14,20 @@ class OmitEmptyMixin:
     """
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = super().to_representation(instance)  # type: ignore[misc]
-        return {
-            key: value
-            for key, value in data.items()
-            if not (value is None or value == "" or value == {})
-        }
+        return present(super().to_representation(instance))  # type: ignore[misc]
+
+
+def present(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the keys whose value is missing: None, an empty string or object."""
+    return {
+        key: value
+        for key, value in data.items()
+        if not (value is None or value == "" or value == {})
+    }
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a literal Z, as the contract writes times (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -8,10 +8,20 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed as JWTAuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.models import TokenUser
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from core.exceptions import InvalidToken
 
 _BEARER = b"bearer"
+# Tokens whose signature and claims were verified already, by their raw bytes.
+# A signature check costs more than the rest of a cached GET; the same token
+# comes back on every call a client makes until it expires. Expiry is still
+# checked on every request. Cleared whole when full: simple and thread-safe.
+_VERIFIED_TOKENS_MAX = 4096
+_verified_tokens: dict[bytes, Token] = {}
 
 
 class BearerTokenAuthentication(JWTAuthentication):
@@ -42,6 +52,36 @@ class BearerTokenAuthentication(JWTAuthentication):
             raise InvalidToken() from exc
         return user, validated_token
 
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        """The verified token for these bytes, from the cache while it has not expired."""
+        token = _verified_tokens.get(raw_token)
+        if token is None:
+            token = super().get_validated_token(raw_token)
+            if len(_verified_tokens) >= _VERIFIED_TOKENS_MAX:
+                _verified_tokens.clear()
+            _verified_tokens[raw_token] = token
+        else:
+            # The token's own clock stopped when it was first verified: pass the time.
+            token.check_exp(current_time=aware_utcnow())
+        return token
+
     def authenticate_header(self, request: Request) -> str:
         """The WWW-Authenticate challenge sent with every 401."""
         return f'Bearer realm="{self.www_authenticate_realm}"'
+
+
+class DeferredUserBearerAuthentication(BearerTokenAuthentication):
+    """Checks the token's signature, type and expiry; the view then loads and checks the user.
+
+    Organization-scoped views load the user together with their membership and
+    roles in one query (``users.selectors.organization_access_get``) and refuse a
+    deleted or deactivated user there with 4004, as ``get_user`` would. That saves
+    a query on every request; ``OrganizationViewSet.initial`` replaces the
+    placeholder user before any handler runs.
+    """
+
+    def get_user(self, validated_token: Token) -> TokenUser:
+        """A placeholder that carries only the token's user id, until the view checks it."""
+        if api_settings.USER_ID_CLAIM not in validated_token:
+            raise InvalidToken()
+        return TokenUser(validated_token)

@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 from rest_framework import viewsets
 from rest_framework.request import Request
 
-from core.exceptions import EntityNotFound, InvalidParameter
+from core.exceptions import EntityNotFound, InvalidParameter, InvalidToken
 from core.ids import OBJECT_ID_PATTERN
+from users.authentication import DeferredUserBearerAuthentication
 from users.permissions import OrganizationPermission
 from users.selectors import OrganizationAccess, organization_access_get
 from users.validators import SLUG_PATTERN
@@ -21,11 +22,14 @@ OBJECT_ID_PARAMETER = (re.compile(rf"^{OBJECT_ID_PATTERN}$"), f"must match ^{OBJ
 class OrganizationViewSet(viewsets.GenericViewSet):
     """Resolves the organization once per request, then checks the method's permission.
 
-    Order of checks: authentication (401), path parameters (400), organization
-    and active membership (404, whether the organization is unknown or merely
-    not the caller's), the method's permission (403), then the handler.
+    Order of checks: authentication (401, the token here and its user in the
+    organization query), path parameters (400), organization and active
+    membership (404, whether the organization is unknown or merely not the
+    caller's), the method's permission (403), then the handler.
     """
 
+    # The user is loaded with the organization, in one query (see ``initial``).
+    authentication_classes = [DeferredUserBearerAuthentication]
     permission_classes = [OrganizationPermission]
     http_method_names = ["get", "post", "head"]
     # URL keyword -> (public name, pattern, what the pattern means).
@@ -40,16 +44,20 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     organization_access: OrganizationAccess
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        """Authenticate, validate the path, resolve the organization, check permissions."""
+        """Authenticate, resolve the organization, validate the path, check permissions."""
         super().initial(request, *args, **kwargs)
-        self.validate_path_parameters(kwargs)
-        access = organization_access_get(
-            user=request.user, organization_id_or_slug=kwargs["organization_id"]
+        caller = organization_access_get(
+            user_id=str(request.user.pk), organization_id_or_slug=kwargs["organization_id"]
         )
-        if access is None:
+        if caller.user is None:
+            raise InvalidToken()
+        # From here on, the user as the database holds them, not the token's placeholder.
+        request.user = caller.user
+        self.validate_path_parameters(kwargs)
+        if caller.access is None:
             raise EntityNotFound()
-        self.check_organization_permissions(request, access)
-        self.organization_access = access
+        self.check_organization_permissions(request, caller.access)
+        self.organization_access = caller.access
 
     def validate_path_parameters(self, kwargs: dict[str, Any]) -> None:
         """Answer 400, naming the parameter, for a path value of the wrong shape."""

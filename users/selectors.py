@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db import connection
 
 from core.ids import is_object_id
-from users.models import Membership, Organization, User
+from core.rows import RowReader
+from users.models import Membership, Organization, Role, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,45 +25,72 @@ class OrganizationAccess:
         return permission in self.permissions
 
 
-def organization_access_get(
-    *, user: User, organization_id_or_slug: str
-) -> OrganizationAccess | None:
-    """Resolve an organization by id or slug for an active member, in one query.
+_users = RowReader(User, "u")
+_organizations = RowReader(Organization, "o")
 
-    Returns None when the organization does not exist or the user is not an active
-    member of it: callers answer both the same way so that nothing leaks.
-    """
-    if is_object_id(organization_id_or_slug):
-        match = Q(organization_id=organization_id_or_slug.lower())
-    else:
-        match = Q(organization__slug=organization_id_or_slug)
-    # One row per role (or one row with None when there are none): the join
-    # brings the organization and every permission string in a single query.
-    rows = list(
-        Membership.objects.filter(match, user_id=user.pk, is_active=True).values_list(
-            "id",
-            "organization_id",
-            "organization__slug",
-            "organization__name",
-            "organization__created_at",
-            "roles__organization_id",
-            "roles__permissions",
-        )
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a bearer token names, as the database knows them now, and their access."""
+
+    user: User | None
+    access: OrganizationAccess | None
+
+
+@functools.cache
+def _caller_sql(vendor: str, *, by_id: bool) -> str:
+    quote = connection.ops.quote_name
+    organization_key = _organizations.column("id" if by_id else "slug")
+    memberships = quote(Membership._meta.db_table)
+    through = quote(Membership.roles.through._meta.db_table)
+    roles = quote(Role._meta.db_table)
+    # One row per role of the membership (one row with NULLs when there is none,
+    # or no membership); a role of another organization grants nothing here.
+    return (
+        f"SELECT {_users.columns}, m.id, {_organizations.columns}, r.permissions "  # noqa: S608
+        f"FROM {_users.table} "
+        f"LEFT JOIN {_organizations.table} ON {organization_key} = %s "
+        f"LEFT JOIN {memberships} m ON m.user_id = u.id AND m.organization_id = o.id "
+        "AND m.is_active = %s "
+        f"LEFT JOIN {through} mr ON mr.membership_id = m.id "
+        f"LEFT JOIN {roles} r ON r.id = mr.role_id AND r.organization_id = o.id "
+        "WHERE u.id = %s"
     )
+
+
+def organization_access_get(*, user_id: str, organization_id_or_slug: str) -> Caller:
+    """Load the token's user and their access to an organization (by id or slug), in one query.
+
+    ``user`` is None when the user no longer exists or is deactivated; ``access`` is
+    None as well when the organization does not exist or the user is not an active
+    member of it: callers answer both the same way so that nothing leaks. Read on
+    every request, so a deactivation or a change of roles takes effect at once.
+    """
+    by_id = is_object_id(organization_id_or_slug)
+    key = organization_id_or_slug.lower() if by_id else organization_id_or_slug
+    with connection.cursor() as cursor:
+        cursor.execute(_caller_sql(connection.vendor, by_id=by_id), [key, True, user_id])
+        rows = cursor.fetchall()
     if not rows:
-        return None
-    membership_id, organization_id, slug, name, created_at, _, _ = rows[0]
+        return Caller(user=None, access=None)
+    user = _users.instance(rows[0][: len(_users)])
+    if not user.is_active:
+        return Caller(user=None, access=None)
+    membership_id = rows[0][len(_users)]
+    if membership_id is None:
+        return Caller(user=user, access=None)
+    organization_start = len(_users) + 1
+    organization = _organizations.instance(
+        rows[0][organization_start : organization_start + len(_organizations)]
+    )
+    permissions_field = Role._meta.get_field("permissions")
     permissions: set[str] = set()
-    for *_, role_organization_id, role_permissions in rows:
-        # Only a role of this organization grants anything here, whatever
-        # an edit elsewhere may have left attached to the membership.
-        if role_organization_id == organization_id:
-            permissions.update(role_permissions or ())
-    organization = Organization(id=organization_id, slug=slug, name=name, created_at=created_at)
-    organization._state.adding = False
-    organization._state.db = "default"
-    return OrganizationAccess(
+    for row in rows:
+        if row[-1] is not None:
+            permissions.update(permissions_field.from_db_value(row[-1], None, connection) or ())
+    access = OrganizationAccess(
         organization=organization,
         membership_id=membership_id,
         permissions=frozenset(permissions),
     )
+    return Caller(user=user, access=access)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rest_framework import serializers
 
-from core.serializers import OmitEmptyMixin
+from core.serializers import OmitEmptyMixin, present
+
+if TYPE_CHECKING:
+    from users.models import User
 
 
 class UserSummarySerializer(OmitEmptyMixin, serializers.Serializer):
@@ -16,6 +21,20 @@ class UserSummarySerializer(OmitEmptyMixin, serializers.Serializer):
     lastName = serializers.CharField(source="last_name")
     fullName = serializers.CharField(source="full_name")
     picture = serializers.CharField()
+
+
+def user_summary(user: User) -> dict[str, Any]:
+    """What ``UserSummarySerializer`` writes, without its per-instance field copies."""
+    return present(
+        {
+            "id": user.id,
+            "email": user.email,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "fullName": user.full_name,
+            "picture": user.picture,
+        }
+    )
 
 
 class TokenObtainInputSerializer(serializers.Serializer):

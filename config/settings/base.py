@@ -66,9 +66,19 @@ DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
         conn_max_age=env_int("CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # A health check is one more round trip on every request. Without it, a
+        # request on a connection the database dropped answers a retriable 503
+        # and the connection is replaced for the next one.
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", default=False),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side binding lets psycopg prepare a statement that runs often, so
+    # PostgreSQL stops parsing and planning the queries every request makes.
+    # Turn it off behind a pooler that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
+        "DB_SERVER_SIDE_BINDING", default=True
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE takes the
     # write lock at BEGIN so two writers queue instead of failing mid-transaction.

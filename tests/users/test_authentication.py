@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import jwt
 import pytest
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from tests.factories import BulkTaskFactory
 from users.models import User
@@ -99,6 +101,34 @@ def test_a_deactivated_user_is_refused_at_once(api_client, reader, task_url):
     User.objects.filter(pk=reader.pk).update(is_active=False)
 
     assert_invalid_token(get_with(api_client, task_url, token))
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(api_client, reader, task_url):
+    token = str(AccessToken.for_user(reader))
+    assert get_with(api_client, task_url, token).status_code == 200
+    later = aware_utcnow() + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=1)
+
+    with mock.patch("users.authentication.aware_utcnow", return_value=later):
+        assert_invalid_token(get_with(api_client, task_url, token))
+
+
+@pytest.mark.parametrize("path", ["/bulk-tasks/not-an-id", "/bulk-tasks/" + "a" * 24])
+def test_a_deactivated_user_is_refused_before_the_path_is_judged(
+    api_client, reader, organization, path
+):
+    token = str(AccessToken.for_user(reader))
+    User.objects.filter(pk=reader.pk).update(is_active=False)
+
+    assert_invalid_token(
+        get_with(api_client, f"/v1/organizations/{organization.slug}{path}", token)
+    )
+
+
+def test_a_deactivated_user_is_refused_in_an_unknown_organization(api_client, reader):
+    token = str(AccessToken.for_user(reader))
+    User.objects.filter(pk=reader.pk).update(is_active=False)
+
+    assert_invalid_token(get_with(api_client, "/v1/organizations/nowhere/bulk-tasks", token))
 
 
 def test_tokens_carry_only_ids(reader):

@@ -1,0 +1,78 @@
+"""Model instances from hand-written SQL, for the few read paths that run on every request.
+
+The ORM compiles a query anew each time it runs: on the GET endpoint that cost
+more than the queries themselves (see docs/benchmarks.md). A ``RowReader``
+lists a model's columns once and turns a result row back into an instance,
+through the same converters the ORM would apply, so the instance is the one
+``Model.objects.get`` would have returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+class RowReader(Generic[M]):
+    """The columns of a model under a table alias, and instances built from them."""
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        self.model = model
+        self.alias = alias
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [field.attname for field in self.fields]
+        self._converters: dict[str, list[tuple[int, list[Converter], Any]]] = {}
+        self._columns: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    @property
+    def table(self) -> str:
+        """The model's quoted table name followed by the alias, for a FROM or JOIN clause."""
+        return f"{connection.ops.quote_name(self.model._meta.db_table)} {self.alias}"
+
+    @property
+    def columns(self) -> str:
+        """Every concrete column, qualified by the alias, in field order."""
+        columns = self._columns.get(connection.vendor)
+        if columns is None:
+            quote = connection.ops.quote_name
+            columns = ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+            self._columns[connection.vendor] = columns
+        return columns
+
+    def column(self, name: str) -> str:
+        """One field's column, qualified by the alias."""
+        column = self.model._meta.get_field(name).column  # type: ignore[union-attr]
+        return f"{self.alias}.{connection.ops.quote_name(column)}"
+
+    def instance(self, values: Sequence[Any]) -> M:
+        """The instance a row of ``columns`` describes, as the ORM would have loaded it."""
+        row = list(values)
+        for position, converters, expression in self._converters_for_vendor():
+            value = row[position]
+            for converter in converters:
+                value = converter(value, expression, connection)
+            row[position] = value
+        return self.model.from_db(connection.alias, self.attnames, row)
+
+    def _converters_for_vendor(self) -> list[tuple[int, list[Converter], Any]]:
+        # Computed once per backend: the same lists the query compiler builds.
+        cached = self._converters.get(connection.vendor)
+        if cached is None:
+            cached = []
+            for position, field in enumerate(self.fields):
+                expression = field.get_col(self.alias)
+                converters = connection.ops.get_db_converters(expression)
+                converters += field.get_db_converters(connection)
+                if converters:
+                    cached.append((position, converters, expression))
+            self._converters[connection.vendor] = cached
+        return cached
