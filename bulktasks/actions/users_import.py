@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,26 @@ from core.ids import object_id
 from users.models import Membership, User
 
 _url_validator = URLValidator(schemes=["http", "https"])
+# The everyday shape of an address: an ASCII dot-atom at a dotted ASCII host name.
+# Every string it matches passes Django's validate_email too (a strict subset,
+# held to it by a property test); it takes a tenth of the time, so only the rest
+# (IDN domains, quoted local parts, address literals) go through the full check.
+_PLAIN_EMAIL = re.compile(
+    r"[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}\Z"
+)
+
+
+def email_is_valid(email: str) -> bool:
+    """Tell whether Django's validate_email accepts the address, quickly for the usual ones."""
+    if _PLAIN_EMAIL.match(email):
+        return True
+    try:
+        validate_email(email)
+    except ValidationError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +94,7 @@ class UsersImport(Action):
         email = values.get("email", "").strip()
         if not email:
             return None, "email: is required"
-        try:
-            validate_email(email)
-        except ValidationError:
+        if not email_is_valid(email):
             return None, f"email: {email[:100]!r} is not a valid e-mail address"
         picture = values.get("picture", "").strip()
         if picture:
