@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker migrate seed test test-postgres test-workers lint format clean
+.PHONY: install run worker migrate seed test test-postgres test-workers bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -49,6 +49,19 @@ test-postgres: install
 ## test-workers: the real-worker pipeline tests on the broker CELERY_BROKER_URL names
 test-workers: install
 	$(BIN)/pytest -m worker
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $@
+
+## bench: API and import benchmarks on this machine's PostgreSQL (BENCH_POSTGRES_URL),
+## written to bench/results/ and docs/benchmarks.md with the plots; needs wrk
+bench: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| { echo "wrk is needed: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/api.py $(BENCH_API_ARGS)
+	$(BIN)/python bench/imports.py --million $(BENCH_IMPORT_ARGS)
+	$(BIN)/python bench/report.py
 
 lint: install
 	$(BIN)/ruff check .

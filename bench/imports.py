@@ -2,6 +2,9 @@
 
     python bench/imports.py [--lines 100000] [--million]
 
+With --million, 1,000,000 new people on PostgreSQL too, with the RSS of the
+importing process sampled twice a second to show that memory stays flat.
+
 Each run is a separate process (the import command runs the same pipeline as a
 worker), so its peak RSS is its own. PostgreSQL and SQLite, side by side.
 """
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,11 +33,34 @@ def write_csv(path: Path, lines: int, *, first_name: str = "First") -> None:
             handle.write(f"person{n}@bench.example,{first_name}{n},Last{n}\n")
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a process; return (seconds, its own peak RSS in MiB from wait4, its stdout)."""
+def rss_mib(pid: int) -> float | None:
+    """A live process's resident set size, in MiB (None once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def timed(
+    command: list[str], env: dict[str, str], samples: list[tuple[float, float]] | None = None
+) -> tuple[float, float, str]:
+    """Run a process; return (seconds, its own peak RSS in MiB from wait4, its stdout).
+
+    With ``samples``, its RSS is also read twice a second, as (seconds, MiB) pairs.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)  # noqa: S603
+        if samples is not None:
+            while process.poll() is None:
+                rss = rss_mib(process.pid)
+                if rss is not None:
+                    samples.append((round(time.monotonic() - started, 2), round(rss, 1)))
+                time.sleep(0.5)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -69,7 +96,13 @@ def prepare(engine: str, name: str) -> dict[str, str]:
     return env
 
 
-def ours(csv: Path, env: dict[str, str], *, override: bool = False) -> dict[str, float]:
+def ours(
+    csv: Path,
+    env: dict[str, str],
+    *,
+    override: bool = False,
+    samples: list[tuple[float, float]] | None = None,
+) -> dict[str, Any]:
     command = [
         PYTHON,
         "manage.py",
@@ -82,7 +115,7 @@ def ours(csv: Path, env: dict[str, str], *, override: bool = False) -> dict[str,
     ]
     if override:
         command.append("--override")
-    seconds, rss, out = timed(command, env)
+    seconds, rss, out = timed(command, env, samples)
     counts = {
         line.split(":")[0].strip(): line.split(":", 1)[1].strip()
         for line in out.splitlines()
@@ -122,6 +155,11 @@ def main() -> None:
     renamed = workdir / "people-renamed.csv"
     write_csv(renamed, args.lines, first_name="Renamed")
     results: dict[str, dict] = {}
+    _, _, out = timed([PYTHON, "bench/parse_only.py", str(csv)], django_env())
+    results["parse_and_validate_only"] = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"read + validate only: {results['parse_and_validate_only']['lines_per_second']:,.0f} lines/s"
+    )
     for engine in ("postgresql", "sqlite"):
         env = prepare(engine, "bulktasks_bench_import")
         results[f"ours_{engine}_new"] = ours(csv, env)
@@ -143,8 +181,10 @@ def main() -> None:
         big = workdir / "people-1m.csv"
         write_csv(big, 1_000_000)
         env = prepare("postgresql", "bulktasks_bench_import")
-        row = ours(big, env)
+        samples: list[tuple[float, float]] = []
+        row = ours(big, env, samples=samples)
         row["lines_per_second"] = 1_000_000 / row["seconds"]
+        row["rss_samples"] = samples
         results["ours_postgresql_new_1m"] = row
         print(
             f"1M postgresql: {row['seconds']:.1f} s, {row['lines_per_second']:.0f} lines/s, peak RSS {row['peak_rss_mib']:.1f} MiB"

@@ -353,6 +353,7 @@ def bulk_task_process_chunk(
 def _process_chunk_once(
     bulk_task: BulkTask, owner: str, action: Action, records: list[Record]
 ) -> BulkTask:
+    _commit_without_flush_wait()
     _renew_lease(bulk_task, owner)
     errored: list[tuple[int, str]] = []
     rows: list[tuple[int, Any]] = []
@@ -421,6 +422,19 @@ def bulk_task_sweep() -> list[str]:
 
 
 # --- Helpers ----------------------------------------------------------------------
+
+
+def _commit_without_flush_wait() -> None:
+    """Let PostgreSQL acknowledge this transaction's commit before its WAL is on disk.
+
+    Safe for exactly-once: a chunk's rows and its checkpoint commit together, so
+    a database crash that loses the last few commits loses both, and the task,
+    resumed from the older checkpoint, applies exactly those lines again. It
+    saves waiting for a disk flush per chunk, which was a quarter of an import.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _statistics_refresh(action: Action, chunk_number: int) -> None:
