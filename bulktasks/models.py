@@ -39,8 +39,9 @@ class BulkTask(models.Model):
         FAILED = "failed", "Failed"
 
     id = ObjectIdField(primary_key=True)
+    # No index of its own: bulktask_org_newest (organization, id) leads with it.
     organization = models.ForeignKey(
-        "users.Organization", on_delete=models.CASCADE, related_name="bulk_tasks"
+        "users.Organization", on_delete=models.CASCADE, related_name="bulk_tasks", db_index=False
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     action = models.CharField(max_length=1000)
@@ -126,7 +127,10 @@ class BulkTaskLine(models.Model):
         SKIPPED = 1, "Skipped"
         ERRORED = 2, "Errored"
 
-    task = models.ForeignKey(BulkTask, on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: bulktaskline_once_per_line (task, line) leads with it.
+    task = models.ForeignKey(
+        BulkTask, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     kind = models.PositiveSmallIntegerField(choices=Kind.choices)
     line = models.PositiveIntegerField(help_text="As a text editor numbers it; a CSV header is 1.")
     reason = models.TextField(blank=True)

@@ -106,7 +106,10 @@ class Membership(models.Model):
     """A user's place in an organization; only an active membership grants access."""
 
     id = ObjectIdField(primary_key=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    # No index of its own: membership_unique (user, organization) leads with it.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
