@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker migrate seed test test-postgres test-workers bench lint format clean
+.PHONY: install run worker migrate seed test test-postgres test-workers bench lint format clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -62,6 +62,11 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/api.py $(BENCH_API_ARGS)
 	$(BIN)/python bench/imports.py --million $(BENCH_IMPORT_ARGS)
 	$(BIN)/python bench/report.py
+
+## screenshots: run the browser tests and save the admin screenshots into docs/img/
+## (they need Chromium: apt-get install chromium, or set CHROMIUM_PATH)
+screenshots: install
+	REQUIRE_BROWSER=1 ADMIN_SCREENSHOTS_DIR=docs/img $(BIN)/pytest -m browser
 
 lint: install
 	$(BIN)/ruff check .

@@ -92,6 +92,8 @@ def demo_seed() -> DemoData:
 
     common = {"action": "users.import", "storage_provider": storage, "file_mimetype": "text/csv"}
     scanned = {"scanned_at": timezone.now()}
+    # A task that ran or is running has been claimed once, as a worker leaves it.
+    started = {"started_at": timezone.now(), "attempts": 1}
     tasks = [
         _task_get_or_create(
             PENDING_TASK_ID,
@@ -113,6 +115,7 @@ def demo_seed() -> DemoData:
             checkpoint_line=4_001,
             num_inserts=3_950,
             num_skips=50,
+            **started,
             **scanned,
             **common,
         ),
@@ -129,6 +132,7 @@ def demo_seed() -> DemoData:
             num_errors=3,
             checkpoint_line=11,
             finished_at=timezone.now(),
+            **started,
             **scanned,
             **common,
             lines=[
@@ -151,6 +155,7 @@ def demo_seed() -> DemoData:
             content=b"mail,firstName\nsam@acme.example,Sam\n",
             error="header row is missing column email",
             finished_at=timezone.now(),
+            **started,
             **common,
         ),
     ]
@@ -165,6 +170,7 @@ def demo_seed() -> DemoData:
         num_inserts=3,
         checkpoint_line=4,
         finished_at=timezone.now(),
+        **started,
         **scanned,
         **common,
     )
