@@ -61,11 +61,14 @@ class ObjectIdField(models.CharField):
 
     def db_type(self, connection: Any) -> str:
         # Fixed-width, and on PostgreSQL no extra varchar_pattern_ops index per
-        # key: ids are matched whole, never with LIKE.
-        return "char(24)"
+        # key: ids are matched whole, never with LIKE. Spelled bpchar, the same
+        # type as char(24): Django's bulk insert casts to the type name without
+        # its length, and a bare "char" is char(1), which cut every id to one
+        # character.
+        return "bpchar(24)"
 
     def rel_db_type(self, connection: Any) -> str:
-        return "char(24)"
+        return self.db_type(connection)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
