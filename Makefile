@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker migrate seed test test-postgres test-workers lint format clean
+.PHONY: install run worker migrate seed test test-postgres test-workers test-redis lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -49,6 +49,10 @@ test-postgres: install
 ## test-workers: the real-worker pipeline tests on the broker CELERY_BROKER_URL names
 test-workers: install
 	$(BIN)/pytest -m worker
+
+## test-redis: the rate-limit tests that need a Redis server (REDIS_URL, default db 15 on localhost)
+test-redis: install
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/pytest -m redis
 
 lint: install
 	$(BIN)/ruff check .
