@@ -161,6 +161,11 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 # Proxies in front of the service that append to X-Forwarded-For; 0 trusts only
 # the connecting address, so a client cannot pick its own.
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 0)
+# A refresh token is good for one refresh: it is revoked as it is exchanged
+# for a new pair, and POST /v1/auth/logout revokes it on demand.
+INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
+SIMPLE_JWT["ROTATE_REFRESH_TOKENS"] = True
+SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] = True
 
 # --- Bulk tasks -----------------------------------------------------------------
 # Modules that register actions (see docs/actions.md).
@@ -244,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bulktasks.tasks.sweep_bulk_tasks",
         "schedule": float(BULK_TASK_SWEEP_SECONDS),
     },
+}
+# Revoked and expired refresh tokens are forgotten once a day.
+CELERY_BEAT_SCHEDULE["auth-tokens-flush-expired"] = {
+    "task": "users.tasks.flush_expired_tokens",
+    "schedule": 24 * 3600.0,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
