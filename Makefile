@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker migrate seed test test-postgres test-workers bench lint format clean screenshots
+.PHONY: install run worker migrate seed test test-postgres test-workers bench lint format clean screenshots test-redis
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -67,6 +67,10 @@ bench: $(VENV)/.installed-bench
 ## (they need Chromium: apt-get install chromium, or set CHROMIUM_PATH)
 screenshots: install
 	REQUIRE_BROWSER=1 ADMIN_SCREENSHOTS_DIR=docs/img $(BIN)/pytest -m browser
+
+## test-redis: the rate-limit tests that need a Redis server (REDIS_URL, default db 15 on localhost)
+test-redis: install
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/pytest -m redis
 
 lint: install
 	$(BIN)/ruff check .

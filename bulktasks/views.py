@@ -49,6 +49,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
     """``/v1/organizations/{organizationId}/bulk-tasks``: list, and upload to create."""
 
     permission_classes = [BulkTaskCollectionPermission]
+    throttle_scopes = {**OrganizationViewSet.throttle_scopes, "POST": "uploads"}
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The organization's tasks, newest first, a cursor page at a time."""

@@ -45,3 +45,42 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# Units a rate's period may be written in, and their length in seconds.
+RATE_PERIODS: dict[str, int] = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """Split a rate such as ``600/min`` into (requests, period in seconds); ValueError if malformed."""
+    count, _, unit = text.strip().partition("/")
+    unit = unit.strip().lower()
+    period = RATE_PERIODS.get(unit) or RATE_PERIODS.get(unit.removesuffix("s"))
+    if not count.strip().isdigit() or int(count) < 1 or period is None:
+        raise ValueError(
+            f"a rate is <requests>/<second|minute|hour|day>, such as 600/min; got {text!r}"
+        )
+    return int(count), period
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """Read a rate limit such as ``600/min``; an empty value turns the limit off (None)."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    try:
+        parse_rate(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    return raw

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.core.cache import caches
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -16,6 +17,30 @@ from users.models import Organization, User
 def bearer(user: User) -> str:
     """An Authorization header value carrying a fresh access token for the user."""
     return f"Bearer {AccessToken.for_user(user)}"
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches() -> Iterator[None]:
+    """Start and end every test with empty caches, so that rate-limit counters never leak."""
+    for cache in caches.all():
+        cache.clear()
+    yield
+    for cache in caches.all():
+        cache.clear()
+
+
+@pytest.fixture
+def throttle_rates(settings) -> Callable[..., None]:
+    """Set rate limits for a test, e.g. ``throttle_rates(**{"reads.user": "2/min"})``."""
+
+    def set_rates(**rates: str | None) -> None:
+        current = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**current, **rates},
+        }
+
+    return set_rates
 
 
 @pytest.fixture

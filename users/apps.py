@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class UsersConfig(AppConfig):
     name = "users"
     verbose_name = "Accounts and organizations"
+
+    def ready(self) -> None:
+        """Connect the app's signal receivers."""
+        from users import signals  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rest_framework import viewsets
@@ -10,9 +11,11 @@ from rest_framework.request import Request
 
 from core.exceptions import EntityNotFound, InvalidParameter, InvalidToken
 from core.ids import OBJECT_ID_PATTERN
+from core.throttling import UserThrottle
 from users.authentication import DeferredUserBearerAuthentication
 from users.permissions import OrganizationPermission
 from users.selectors import OrganizationAccess, organization_access_get
+from users.throttling import OrganizationThrottle
 from users.validators import SLUG_PATTERN
 
 ORGANIZATION_ID_PATTERN = rf"^(({OBJECT_ID_PATTERN})|({SLUG_PATTERN}))$"
@@ -22,16 +25,23 @@ OBJECT_ID_PARAMETER = (re.compile(rf"^{OBJECT_ID_PATTERN}$"), f"must match ^{OBJ
 class OrganizationViewSet(viewsets.GenericViewSet):
     """Resolves the organization once per request, then checks the method's permission.
 
-    Order of checks: authentication (401, the token here and its user in the
-    organization query), path parameters (400), organization and active
-    membership (404, whether the organization is unknown or merely not the
-    caller's), the method's permission (403), then the handler.
+    Order of checks: authentication (401: the token here, its user in the
+    organization query), the caller's rate limit (429), path parameters (400),
+    organization and active membership (404, whether the organization is
+    unknown or merely not the caller's), the method's permission (403), the
+    organization's rate limit (429), then the handler.
     """
 
     # The user is loaded with the organization, in one query (see ``initial``).
     authentication_classes = [DeferredUserBearerAuthentication]
     permission_classes = [OrganizationPermission]
     http_method_names = ["get", "post", "head"]
+    # Per-user limits run where DRF checks throttles, before the organization is
+    # looked up, so that probing organizations spends the caller's budget too.
+    throttle_classes = [UserThrottle]
+    organization_throttle_classes = [OrganizationThrottle]
+    # HTTP method -> the rate-limit scope it counts against; others count as reads.
+    throttle_scopes: ClassVar[Mapping[str, str]] = {"GET": "reads", "HEAD": "reads"}
     # URL keyword -> (public name, pattern, what the pattern means).
     path_parameters: ClassVar[dict[str, tuple[str, re.Pattern[str], str]]] = {
         "organization_id": (
@@ -44,7 +54,8 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     organization_access: OrganizationAccess
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        """Authenticate, resolve the organization, validate the path, check permissions."""
+        """Authenticate, resolve the organization, validate the path, check permissions and limits."""
+        self.throttle_scope = self.throttle_scopes.get(request.method or "", "reads")
         super().initial(request, *args, **kwargs)
         caller = organization_access_get(
             user_id=str(request.user.pk), organization_id_or_slug=kwargs["organization_id"]
@@ -58,6 +69,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
             raise EntityNotFound()
         self.check_organization_permissions(request, caller.access)
         self.organization_access = caller.access
+        self.check_organization_throttles(request)
 
     def validate_path_parameters(self, kwargs: dict[str, Any]) -> None:
         """Answer 400, naming the parameter, for a path value of the wrong shape."""
@@ -72,6 +84,18 @@ class OrganizationViewSet(viewsets.GenericViewSet):
             check = getattr(permission, "has_organization_permission", None)
             if check is not None and not check(request, self, access):
                 self.permission_denied(request, message=getattr(permission, "message", None))
+
+    def check_organization_throttles(self, request: Request) -> None:
+        """Count the request against the resolved organization's budget; 429 when it is spent."""
+        refused = False
+        wait = 0.0
+        for throttle_class in self.organization_throttle_classes:
+            throttle = throttle_class()
+            if not throttle.allow_request(request, self):
+                refused = True
+                wait = max(wait, throttle.wait() or 0.0)
+        if refused:
+            self.throttled(request, wait)
 
     @property
     def organization(self) -> Any:

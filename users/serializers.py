@@ -45,6 +45,6 @@ class TokenObtainInputSerializer(serializers.Serializer):
 
 
 class TokenRefreshInputSerializer(serializers.Serializer):
-    """A refresh token for ``POST /v1/auth/token/refresh``."""
+    """A refresh token for ``POST /v1/auth/token/refresh`` and ``/v1/auth/logout``."""
 
     refresh = serializers.CharField(max_length=4096)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from core.exceptions import InvalidCredentials, InvalidToken
 from users.catalog import unknown_permissions
@@ -108,13 +111,61 @@ def auth_token_obtain(*, email: str, password: str) -> dict[str, str]:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
+@transaction.atomic
 def auth_token_refresh(*, refresh: str) -> dict[str, str]:
-    """Mint a new access token from a refresh token whose user is still active."""
+    """Exchange a refresh token of a still-active user for a new access token.
+
+    With rotation on (the default), the refresh token is revoked in the same
+    transaction and a new one is returned: each refresh token is good for one
+    refresh, so a copy that leaked is worthless once its owner has used it.
+    """
+    options = _jwt_settings()
+    token = _refresh_token_verify(refresh)
+    user = User.objects.filter(pk=token.get(options.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise InvalidToken()
+    if not options.ROTATE_REFRESH_TOKENS:
+        return {"access": str(token.access_token)}
+    # Two requests racing with the same token: only the one that revokes it wins.
+    if options.BLACKLIST_AFTER_ROTATION and not refresh_token_revoke(token=token):
+        raise InvalidToken()
+    rotated = RefreshToken.for_user(user)
+    return {"access": str(rotated.access_token), "refresh": str(rotated)}
+
+
+@transaction.atomic
+def auth_token_revoke(*, refresh: str) -> None:
+    """Log out: revoke a refresh token, so that it can never be refreshed again."""
+    refresh_token_revoke(token=_refresh_token_verify(refresh))
+
+
+@transaction.atomic
+def refresh_token_revoke(*, token: RefreshToken) -> bool:
+    """Blacklist a verified refresh token; False if it already was."""
+    options = _jwt_settings()
+    user_id = token.get(options.USER_ID_CLAIM)
+    # A token issued before revocation was switched on has no row yet; its
+    # user may be gone since, so the link is looked up rather than assumed.
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[options.JTI_CLAIM],
+        defaults={
+            "user": lambda: User.objects.filter(pk=user_id).first(),  # type: ignore[misc]
+            "created_at": token.current_time,
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    return created
+
+
+def _jwt_settings() -> Any:
+    """simplejwt's settings, read through its module: it replaces the object when they change."""
+    return simplejwt_settings.api_settings
+
+
+def _refresh_token_verify(refresh: str) -> RefreshToken:
+    """Decode a refresh token: signature, algorithm, expiry, type and blacklist, or 4004."""
     try:
-        token = RefreshToken(refresh)  # type: ignore[arg-type]
+        return RefreshToken(refresh)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken() from exc
-    user_id = token.get(jwt_settings.USER_ID_CLAIM)
-    if not User.objects.filter(pk=user_id, is_active=True).exists():
-        raise InvalidToken()
-    return {"access": str(token.access_token)}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -141,6 +142,41 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+# --- Rate limits and token revocation -------------------------------------------
+# The cache holds the rate-limit counters. Redis (CACHE_URL, or REDIS_URL) lets
+# every web process share them; without one each process counts in its own
+# memory, which needs nothing installed but multiplies the limits by the number
+# of processes.
+CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+if CACHE_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        # A slow or lost Redis must not hold requests: the limits are then skipped.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+# <scope>.<counted by>: "<requests>/<second|minute|hour|day>"; an empty value
+# turns that limit off. See docs/configuration.md.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "reads.user": env_rate("THROTTLE_READS_USER", "600/min"),
+    "reads.organization": env_rate("THROTTLE_READS_ORGANIZATION", "3000/min"),
+    "uploads.user": env_rate("THROTTLE_UPLOADS_USER", "100/hour"),
+    "uploads.organization": env_rate("THROTTLE_UPLOADS_ORGANIZATION", "500/hour"),
+    "token.ip": env_rate("THROTTLE_TOKEN_IP", "120/min"),
+    "token.email": env_rate("THROTTLE_TOKEN_EMAIL", "20/hour"),
+}
+# Proxies in front of the service that append to X-Forwarded-For; 0 trusts only
+# the connecting address, so a client cannot pick its own.
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 0)
+# A refresh token is good for one refresh: it is revoked as it is exchanged
+# for a new pair, and POST /v1/auth/logout revokes it on demand.
+INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
+SIMPLE_JWT["ROTATE_REFRESH_TOKENS"] = True
+SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] = True
+
 # --- Bulk tasks -----------------------------------------------------------------
 # Modules that register actions (see docs/actions.md).
 BULK_TASK_ACTIONS = env_list("BULK_TASK_ACTIONS", ["bulktasks.actions.users_import"])
@@ -223,6 +259,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bulktasks.tasks.sweep_bulk_tasks",
         "schedule": float(BULK_TASK_SWEEP_SECONDS),
     },
+}
+# Revoked and expired refresh tokens are forgotten once a day.
+CELERY_BEAT_SCHEDULE["auth-tokens-flush-expired"] = {
+    "task": "users.tasks.flush_expired_tokens",
+    "schedule": 24 * 3600.0,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -11,16 +11,21 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int
+from config.env import env_bool, env_int, env_rate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 STRIPPED = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+STRIPPED |= {"CACHE_URL", "REDIS_URL", "NUM_PROXIES"}
 SETUP = "import django; django.setup()"
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
     """The current environment without the settings under test, plus the given ones."""
-    env = {key: value for key, value in os.environ.items() if key not in STRIPPED}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in STRIPPED and not key.startswith("THROTTLE_")
+    }
     env.update(overrides)
     return env
 
@@ -165,3 +170,85 @@ def test_database_defaults_to_a_sqlite_file_under_var() -> None:
     engine, name = result.stdout.split()
     assert engine == "django.db.backends.sqlite3"
     assert Path(name) == PROJECT_ROOT / "var" / "db.sqlite3"
+
+
+# --- Cache and rate limits --------------------------------------------------------------------
+
+CACHE_SCRIPT = (
+    "from config.settings import base; "
+    "print(base.CACHES['default']['BACKEND']); "
+    "print(base.CACHES['default'].get('LOCATION', '-'))"
+)
+
+
+def test_the_cache_is_local_memory_by_default() -> None:
+    result = run(["-c", CACHE_SCRIPT], clean_env())
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.cache.backends.locmem.LocMemCache", "-"]
+
+
+@pytest.mark.parametrize("variable", ["REDIS_URL", "CACHE_URL"])
+def test_a_redis_url_selects_djangos_redis_cache(variable: str) -> None:
+    env = clean_env(**{variable: "redis://cache.internal:6379/2"})
+
+    result = run(["-c", CACHE_SCRIPT], env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://cache.internal:6379/2",
+    ]
+
+
+def test_cache_url_wins_over_redis_url() -> None:
+    env = clean_env(CACHE_URL="redis://cache:6379/1", REDIS_URL="redis://other:6379/0")
+
+    result = run(["-c", CACHE_SCRIPT], env)
+
+    assert result.stdout.split()[1] == "redis://cache:6379/1"
+
+
+def test_rates_come_from_the_environment_and_an_empty_one_is_off() -> None:
+    script = (
+        "from config.settings import base; "
+        "rates = base.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']; "
+        "print(rates['reads.user'], rates['token.email'], rates['uploads.user'])"
+    )
+    env = clean_env(THROTTLE_READS_USER="5/s", THROTTLE_TOKEN_EMAIL="")
+
+    result = run(["-c", script], env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["5/s", "None", "100/hour"]
+
+
+def test_a_malformed_rate_stops_the_service_from_starting() -> None:
+    env = clean_env(THROTTLE_UPLOADS_USER="lots")
+
+    result = run(["-c", SETUP], env | {"DJANGO_SETTINGS_MODULE": "config.settings.local"})
+
+    assert result.returncode != 0
+    assert "THROTTLE_UPLOADS_USER" in result.stderr
+
+
+def test_production_trusts_one_proxy_and_development_none() -> None:
+    script = (
+        f"{SETUP}; from django.conf import settings; print(settings.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    production = clean_env(
+        DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=strong_secret()
+    )
+    local = clean_env(DJANGO_SETTINGS_MODULE="config.settings.local")
+
+    assert run(["-c", script], production).stdout.strip() == "1"
+    assert run(["-c", script], local).stdout.strip() == "0"
+
+
+def test_env_rate_reads_a_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_RATE", " 10/hour ")
+    configured = env_rate("SOME_RATE", "1/min")
+    monkeypatch.delenv("SOME_RATE")
+    default = env_rate("SOME_RATE", "1/min")
+
+    assert (configured, default) == ("10/hour", "1/min")

@@ -72,6 +72,17 @@ def test_an_unsigned_token_is_4004(api_client, reader, task_url):
     assert_invalid_token(get_with(api_client, task_url, token))
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_a_token_signed_with_the_right_key_but_another_algorithm_is_4004(
+    api_client, reader, task_url, algorithm
+):
+    claims = dict(AccessToken.for_user(reader).payload)
+    token = jwt.encode(claims, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm=algorithm)
+
+    assert_invalid_token(get_with(api_client, task_url, token))
+
+
 def test_a_refresh_token_is_not_an_access_token(api_client, reader, task_url):
     assert_invalid_token(get_with(api_client, task_url, str(RefreshToken.for_user(reader))))
 
