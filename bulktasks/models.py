@@ -50,7 +50,7 @@ class BulkTask(models.Model):
     )
 
     # The uploaded file; an empty string means "not known", and the API leaves it out.
-    file_original_name = models.CharField(max_length=256, blank=True)
+    file_original_name = models.CharField("file", max_length=256, blank=True)
     file_mimetype = models.CharField(max_length=128, blank=True)
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
     file_bucket = models.CharField(max_length=256, blank=True)
@@ -62,11 +62,11 @@ class BulkTask(models.Model):
         StorageProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
 
-    num_items = models.PositiveIntegerField(default=0)
-    num_inserts = models.PositiveIntegerField(default=0)
-    num_updates = models.PositiveIntegerField(default=0)
-    num_skips = models.PositiveIntegerField(default=0)
-    num_errors = models.PositiveIntegerField(default=0)
+    num_items = models.PositiveIntegerField("items", default=0)
+    num_inserts = models.PositiveIntegerField("inserted", default=0)
+    num_updates = models.PositiveIntegerField("updated", default=0)
+    num_skips = models.PositiveIntegerField("skipped", default=0)
+    num_errors = models.PositiveIntegerField("errors", default=0)
     error = models.TextField(blank=True)
 
     # Processing state. Counters and the checkpoint move together, in the same
