@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import RouteNotFoundView
 
@@ -9,6 +10,17 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("users.urls")),
     path("v1/", include("bulktasks.urls")),
+    # The OpenAPI schema and Swagger UI: public, for anyone, never throttled.
+    re_path(
+        r"^v1/schema/?$",
+        SpectacularAPIView.as_view(throttle_classes=[]),
+        name="openapi-schema",
+    ),
+    re_path(
+        r"^v1/docs/?$",
+        SpectacularSwaggerView.as_view(url_name="openapi-schema", throttle_classes=[]),
+        name="openapi-docs",
+    ),
     # Anything else under /v1/ answers in the envelope, never Django's HTML page.
     re_path(r"^v1(/.*)?$", RouteNotFoundView.as_view()),
 ]
