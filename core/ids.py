@@ -62,12 +62,19 @@ class ObjectIdField(models.CharField):
     def db_type(self, connection: Any) -> str:
         # Fixed-width, and on PostgreSQL no extra varchar_pattern_ops index per
         # key: ids are matched whole, never with LIKE.
-        return "char(24)"
+        return _fixed_width(connection)
 
     def rel_db_type(self, connection: Any) -> str:
-        return "char(24)"
+        return _fixed_width(connection)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_length"]
         return name, path, args, kwargs
+
+
+def _fixed_width(connection: Any) -> str:
+    # PostgreSQL's own name for char(24). Django's bulk_create casts each column
+    # to its type without the length (UNNEST(%s::char[])), and a bare char is
+    # char(1): every id would be cut to its first character.
+    return "bpchar(24)" if connection.vendor == "postgresql" else "char(24)"
