@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bulktasks.actions.registry import ACTION_NAME_PATTERN
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import ReportLines
 from core.ids import OBJECT_ID_PATTERN
@@ -117,7 +118,7 @@ class BulkTaskListQuerySerializer(serializers.Serializer):
     """Query parameters of ``GET /bulk-tasks``."""
 
     status = serializers.ChoiceField(choices=BulkTask.Status.choices, required=False)
-    action = serializers.CharField(max_length=1000, required=False)
+    action = serializers.RegexField(rf"^{ACTION_NAME_PATTERN}$", required=False)
     createdBy = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
     cursor = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=25)
