@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.openapi_views import DocsView, SchemaView
 from core.views import RouteNotFoundView
 
 urlpatterns = [
@@ -13,12 +13,12 @@ urlpatterns = [
     # The OpenAPI schema and Swagger UI: public, for anyone, never throttled.
     re_path(
         r"^v1/schema/?$",
-        SpectacularAPIView.as_view(throttle_classes=[]),
+        SchemaView.as_view(),
         name="openapi-schema",
     ),
     re_path(
         r"^v1/docs/?$",
-        SpectacularSwaggerView.as_view(url_name="openapi-schema", throttle_classes=[]),
+        DocsView.as_view(),
         name="openapi-docs",
     ),
     # Anything else under /v1/ answers in the envelope, never Django's HTML page.

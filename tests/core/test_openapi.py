@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 
 from bulktasks.models import BulkTaskLine
 from core import errors
+from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
@@ -65,6 +67,23 @@ def test_the_schema_is_public(api_client, path, authorization):
 
     assert response.status_code == 200
     assert re.search(rb'^\{?\s*"?openapi"?: "?3\.0\.3', response.content), response.content[:100]
+
+
+def test_the_schema_is_built_once_per_process(api_client, monkeypatch):
+    builds = []
+    build = SchemaGenerator.get_schema
+
+    def counting_build(generator, *args, **kwargs):
+        builds.append(generator)
+        return build(generator, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaView, "_built", None)
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting_build)
+
+    for path in ["/v1/schema/", "/v1/schema/?format=json", "/v1/schema/?lang=fr"]:
+        assert api_client.get(path).status_code == 200
+
+    assert len(builds) == 1
 
 
 def test_the_schema_as_json_names_every_endpoint(api_client):
