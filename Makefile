@@ -50,6 +50,12 @@ test-postgres: install
 test-workers: install
 	$(BIN)/pytest -m worker
 
+## fuzz: Schemathesis on every operation of /v1/schema/, against a live server on a
+## free port with demo data (SQLite; FUZZ_ARGS="--postgres URL" for PostgreSQL)
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python -m fuzz.run $(FUZZ_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
