@@ -54,7 +54,10 @@ class BulkTaskErroredLineSerializer(OmitEmptyMixin, serializers.Serializer):
 
 
 class BulkTaskReportSerializer(OmitEmptyMixin, serializers.Serializer):
-    """Counters always hold the true totals; the line lists may be cut (see ``context``)."""
+    """Counters hold the true totals; the inline line lists may stop short of them.
+
+    The lists come from ``context["report_lines"]``, and are left out without it.
+    """
 
     numItems = WholeNumberField(source="num_items")
     numInserts = WholeNumberField(source="num_inserts")
@@ -145,7 +148,10 @@ class BulkTaskLineSerializer(serializers.Serializer):
 
 
 class BulkTaskPageSerializer(serializers.Serializer):
-    """A page of ``GET /bulk-tasks``, newest first (the shape views.page builds)."""
+    """A page of tasks, newest first.
+
+    The shape views.page builds; it describes that output in the schema.
+    """
 
     items = BulkTaskSerializer(many=True)
     hasMore = serializers.BooleanField()
@@ -155,7 +161,10 @@ class BulkTaskPageSerializer(serializers.Serializer):
 
 
 class BulkTaskLinePageSerializer(serializers.Serializer):
-    """A page of ``GET /bulk-tasks/{id}/lines``, in line order (the shape views.page builds)."""
+    """A page of report lines, in line order.
+
+    The shape views.page builds; it describes that output in the schema.
+    """
 
     items = BulkTaskLineSerializer(many=True)
     hasMore = serializers.BooleanField()

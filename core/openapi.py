@@ -30,12 +30,18 @@ from core.errors import ErrorSpec
 
 Target = TypeVar("Target")
 
-# Any operation: a client that refuses JSON, a bug, a database that went away.
-EVERY_OPERATION = (errors.NOT_ACCEPTABLE, errors.INTERNAL_ERROR, errors.SERVICE_UNAVAILABLE)
+# Any operation: a request that cannot be parsed (an oversized request line, a
+# bad Host header...), a client that refuses JSON, a bug, a database that went away.
+EVERY_OPERATION = (
+    errors.MALFORMED_REQUEST,
+    errors.NOT_ACCEPTABLE,
+    errors.INTERNAL_ERROR,
+    errors.SERVICE_UNAVAILABLE,
+)
 # An operation that needs a bearer token.
 AUTHENTICATED = (errors.NO_AUTH_TOKEN, errors.INVALID_TOKEN)
 # An operation that reads a request body.
-WITH_BODY = (errors.MALFORMED_REQUEST, errors.UNSUPPORTED_MEDIA_TYPE, errors.PAYLOAD_TOO_LARGE)
+WITH_BODY = (errors.UNSUPPORTED_MEDIA_TYPE, errors.PAYLOAD_TOO_LARGE)
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 # Headers core/exception_handler.py sends with some statuses: (name, required, description).
@@ -253,7 +259,8 @@ Multi-tenant bulk tasks: upload a CSV or JSON Lines file for an action such as
 **Envelope.** A success is `{{"status": true, "data": ...}}`. An error is
 `{{"status": false, "error": {{"code": <number>, "message": <string>}}}}`; `code` is
 stable, branch on it. Each operation lists the codes it can answer with under its
-error responses.
+error responses. A path under `/v1/` that no endpoint serves answers 404 (3002), and
+a method an endpoint does not serve answers 405 (3003).
 
 | Code | HTTP | Message |
 |---|---|---|

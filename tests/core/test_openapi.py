@@ -10,15 +10,18 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.throttling import SimpleRateThrottle
 
 from bulktasks.models import BulkTaskLine
+from bulktasks.views import BulkTaskCollectionViewSet, BulkTaskViewSet
 from core import errors
 from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
-from tests.openapi import generated_schema, operations, response_problems
+from tests.openapi import generated_schema, operation, operations, response_problems
 from users import catalog
+from users.views import TokenObtainView, TokenRefreshView
 
 TASKS = "/v1/organizations/{organizationId}/bulk-tasks"
 TASK = TASKS + "/{bulkTaskId}"
@@ -27,9 +30,9 @@ TOKEN = "/v1/auth/token"
 REFRESH = "/v1/auth/token/refresh"
 
 # The statuses every operation can answer with whatever it does.
-COMMON = {"406": [1005], "500": [5000], "503": [5003]}
-ORGANIZATION = {"400": [1001], "401": [4002, 4004], "403": [4003], "404": [3001]}
-BODY = {"400": [1003], "413": [1006], "415": [1004]}
+COMMON = {"400": [1003], "406": [1005], "500": [5000], "503": [5003]}
+ORGANIZATION = {"400": [1001, 1003], "401": [4002, 4004], "403": [4003], "404": [3001]}
+BODY = {"413": [1006], "415": [1004]}
 
 DOCUMENTED_ERRORS = {
     ("get", TASK): {**COMMON, **ORGANIZATION},
@@ -124,13 +127,46 @@ def test_the_schema_validates_without_a_warning(tmp_path: Path):
 
 
 def test_each_operation_documents_the_error_codes_it_can_answer_with():
+    """429 aside: throttling is documented where a view has throttles (next test)."""
     schema = generated_schema()
 
     documented = {
-        (method, path): documented_codes(item) for path, method, item in operations(schema)
+        (method, path): {
+            status: codes for status, codes in documented_codes(item).items() if status != "429"
+        }
+        for path, method, item in operations(schema)
     }
 
     assert documented == DOCUMENTED_ERRORS
+
+
+@pytest.mark.parametrize(
+    ("view", "path", "method"),
+    [
+        (BulkTaskViewSet, TASK, "get"),
+        (BulkTaskViewSet, LINES, "get"),
+        (BulkTaskCollectionViewSet, TASKS, "get"),
+        (BulkTaskCollectionViewSet, TASKS, "post"),
+        (TokenObtainView, TOKEN, "post"),
+        (TokenRefreshView, REFRESH, "post"),
+    ],
+)
+def test_429_is_documented_exactly_where_a_view_has_throttles(view, path, method, monkeypatch):
+    throttled = bool(view.throttle_classes)
+    item = operation(generated_schema(), path, method)
+    assert ("429" in item["responses"]) is throttled
+
+    class Throttle(SimpleRateThrottle):
+        rate = "10/min"
+
+        def get_cache_key(self, request, view):
+            return None
+
+    monkeypatch.setattr(view, "throttle_classes", [Throttle])
+    item = operation(SchemaGenerator().get_schema(request=None, public=True), path, method)
+
+    assert documented_codes(item)["429"] == [1007]
+    assert "Retry-After" in item["responses"]["429"]["headers"]
 
 
 def test_every_code_of_the_catalog_is_documented_except_those_of_no_operation():
