@@ -72,6 +72,12 @@ screenshots: install
 test-redis: install
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/pytest -m redis
 
+## fuzz: Schemathesis on every operation of /v1/schema/, against a live server on a
+## free port with demo data (SQLite; FUZZ_ARGS="--postgres URL" for PostgreSQL)
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python -m fuzz.run $(FUZZ_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -4,39 +4,66 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bulktasks.actions.registry import ACTION_NAME_PATTERN
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import ReportLines
 from core.ids import OBJECT_ID_PATTERN
-from core.serializers import OmitEmptyMixin, present, timestamp
+from core.serializers import ObjectIdField, OmitEmptyMixin, WholeNumberField, present, timestamp
 from users.serializers import UserSummarySerializer, user_summary
 
+LINE_KINDS = ["errored", "skipped"]
 
-class BulkTaskConfigSerializer(serializers.Serializer):
+# Lengths and patterns below are the published contract's. On output they only
+# describe what the models already guarantee; the OpenAPI schema carries them.
+
+
+class BulkTaskConfigSerializer(OmitEmptyMixin, serializers.Serializer):
+    """The options the task was created with."""
+
     override = serializers.BooleanField()
 
 
 class BulkTaskFileSerializer(OmitEmptyMixin, serializers.Serializer):
-    originalName = serializers.CharField(source="file_original_name")
-    mimetype = serializers.CharField(source="file_mimetype")
-    size = serializers.IntegerField(source="file_size")
-    bucket = serializers.CharField(source="file_bucket")
-    key = serializers.CharField(source="file_key")
-    location = serializers.CharField(source="file_location")
-    region = serializers.CharField(source="file_region")
-    storageProviderId = serializers.CharField(source="storage_provider_id")
-    checksum = serializers.CharField(source="file_checksum")
+    """The uploaded file and where it is stored."""
+
+    originalName = serializers.CharField(source="file_original_name", max_length=256)
+    mimetype = serializers.CharField(source="file_mimetype", max_length=128)
+    size = serializers.IntegerField(source="file_size", min_value=0)
+    bucket = serializers.CharField(source="file_bucket", max_length=256)
+    key = serializers.CharField(source="file_key", max_length=256)
+    location = serializers.CharField(source="file_location", max_length=256)
+    region = serializers.CharField(source="file_region", max_length=128)
+    storageProviderId = ObjectIdField(source="storage_provider_id")
+    checksum = serializers.CharField(source="file_checksum", max_length=256)
 
 
-class BulkTaskReportSerializer(serializers.Serializer):
-    """Counters always hold the true totals; the line lists may be cut (see ``context``)."""
+class BulkTaskSkippedLineSerializer(OmitEmptyMixin, serializers.Serializer):
+    """A skipped line of the report, as the contract lists it (without its reason)."""
 
-    numItems = serializers.IntegerField(source="num_items")
-    numInserts = serializers.IntegerField(source="num_inserts")
-    numUpdates = serializers.IntegerField(source="num_updates")
-    numSkips = serializers.IntegerField(source="num_skips")
-    numErrors = serializers.IntegerField(source="num_errors")
+    line = WholeNumberField()
+
+
+class BulkTaskErroredLineSerializer(OmitEmptyMixin, serializers.Serializer):
+    """An errored line of the report and why."""
+
+    line = WholeNumberField()
+    reason = serializers.CharField()
+
+
+class BulkTaskReportSerializer(OmitEmptyMixin, serializers.Serializer):
+    """Counters hold the true totals; the inline line lists may stop short of them.
+
+    The lists come from ``context["report_lines"]``, and are left out without it.
+    """
+
+    numItems = WholeNumberField(source="num_items")
+    numInserts = WholeNumberField(source="num_inserts")
+    numUpdates = WholeNumberField(source="num_updates")
+    numSkips = WholeNumberField(source="num_skips")
+    numErrors = WholeNumberField(source="num_errors")
     skippedLines = serializers.SerializerMethodField()
     erroredLines = serializers.SerializerMethodField()
 
@@ -52,9 +79,13 @@ class BulkTaskReportSerializer(serializers.Serializer):
             data.pop("erroredLines")
         return data
 
+    # Plain dicts rather than the line serializers: a report can inline
+    # thousands of lines, and these need no conversion.
+    @extend_schema_field(BulkTaskSkippedLineSerializer(many=True))
     def get_skippedLines(self, task: BulkTask) -> list[dict[str, Any]]:
         return [{"line": line} for line, _ in self._lines().skipped]
 
+    @extend_schema_field(BulkTaskErroredLineSerializer(many=True))
     def get_erroredLines(self, task: BulkTask) -> list[dict[str, Any]]:
         return [{"line": line, "reason": reason} for line, reason in self._lines().errored]
 
@@ -71,11 +102,11 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
     were lean (docs/benchmarks.md). tests/contract holds both to the contract.
     """
 
-    id = serializers.CharField()
-    status = serializers.CharField()
+    id = ObjectIdField()
+    status = serializers.ChoiceField(choices=BulkTask.Status.choices)
     config = BulkTaskConfigSerializer(source="*")
     file = BulkTaskFileSerializer(source="*")
-    action = serializers.CharField()
+    action = serializers.CharField(max_length=1000)
     report = BulkTaskReportSerializer(source="*")
     error = serializers.CharField()
     createdBy = UserSummarySerializer(source="created_by")
@@ -138,8 +169,8 @@ class BulkTaskCreateSerializer(serializers.Serializer):
 class BulkTaskListQuerySerializer(serializers.Serializer):
     """Query parameters of ``GET /bulk-tasks``."""
 
-    status = serializers.ChoiceField(choices=BulkTask.Status.values, required=False)
-    action = serializers.CharField(max_length=1000, required=False)
+    status = serializers.ChoiceField(choices=BulkTask.Status.choices, required=False)
+    action = serializers.RegexField(rf"^{ACTION_NAME_PATTERN}$", required=False)
     createdBy = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
     cursor = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=25)
@@ -148,7 +179,7 @@ class BulkTaskListQuerySerializer(serializers.Serializer):
 class BulkTaskLinesQuerySerializer(serializers.Serializer):
     """Query parameters of ``GET /bulk-tasks/{id}/lines``."""
 
-    kind = serializers.ChoiceField(choices=["errored", "skipped"], required=False)
+    kind = serializers.ChoiceField(choices=LINE_KINDS, required=False)
     cursor = serializers.IntegerField(min_value=0, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
 
@@ -156,9 +187,38 @@ class BulkTaskLinesQuerySerializer(serializers.Serializer):
 class BulkTaskLineSerializer(serializers.Serializer):
     """One line of a report, as ``/lines`` lists it."""
 
-    line = serializers.IntegerField()
+    line = serializers.IntegerField(min_value=1)
     kind = serializers.SerializerMethodField()
     reason = serializers.CharField()
 
+    @extend_schema_field(serializers.ChoiceField(choices=LINE_KINDS))
     def get_kind(self, line: BulkTaskLine) -> str:
         return "errored" if line.kind == BulkTaskLine.Kind.ERRORED else "skipped"
+
+
+class BulkTaskPageSerializer(serializers.Serializer):
+    """A page of tasks, newest first.
+
+    The shape views.page builds; it describes that output in the schema.
+    """
+
+    items = BulkTaskSerializer(many=True)
+    hasMore = serializers.BooleanField()
+    nextCursor = ObjectIdField(
+        required=False, help_text="Pass as `cursor` for the next page; sent when hasMore is true."
+    )
+
+
+class BulkTaskLinePageSerializer(serializers.Serializer):
+    """A page of report lines, in line order.
+
+    The shape views.page builds; it describes that output in the schema.
+    """
+
+    items = BulkTaskLineSerializer(many=True)
+    hasMore = serializers.BooleanField()
+    nextCursor = serializers.RegexField(
+        r"^[0-9]+$",
+        required=False,
+        help_text="Pass as `cursor` for the next page; sent when hasMore is true.",
+    )

@@ -6,6 +6,7 @@ import re
 from typing import Any, ClassVar
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,14 +20,18 @@ from bulktasks.selectors import (
 )
 from bulktasks.serializers import (
     BulkTaskCreateSerializer,
+    BulkTaskLinePageSerializer,
     BulkTaskLineSerializer,
     BulkTaskLinesQuerySerializer,
     BulkTaskListQuerySerializer,
+    BulkTaskPageSerializer,
     BulkTaskSerializer,
 )
 from bulktasks.services import bulk_task_create
 from bulktasks.uploads import max_file_size, too_large_message
+from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
+from core.openapi import raises
 from core.params import query_params_validate
 from core.responses import envelope
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
@@ -35,6 +40,36 @@ from users.permissions import BulkTaskCollectionPermission, BulkTaskPermission
 # Multipart framing around the file: boundaries, headers and the small fields.
 MULTIPART_OVERHEAD = 64 * 1024
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    pattern=IDEMPOTENCY_KEY_RE.pattern,
+    description=(
+        "1 to 255 printable ASCII characters. A repeat from the same user in the same "
+        "organization within 24 hours returns the first task and creates nothing; the "
+        "same key with another action, override or file is refused (409, 3004)."
+    ),
+)
+CREATED_HEADERS = [
+    OpenApiParameter(
+        "Location",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[201],
+        description="The URL of the task.",
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        str,
+        OpenApiParameter.HEADER,
+        enum=["true"],
+        response=[201],
+        description="Sent when an earlier request with the same Idempotency-Key made the task.",
+    ),
+]
 
 
 def page(items: list[Any], has_more: bool, next_cursor: str | None) -> dict[str, Any]:
@@ -45,12 +80,24 @@ def page(items: list[Any], has_more: bool, next_cursor: str | None) -> dict[str,
     return body
 
 
+@extend_schema(tags=["Bulk tasks"])
 class BulkTaskCollectionViewSet(OrganizationViewSet):
     """``/v1/organizations/{organizationId}/bulk-tasks``: list, and upload to create."""
 
     permission_classes = [BulkTaskCollectionPermission]
     throttle_scopes = {**OrganizationViewSet.throttle_scopes, "POST": "uploads"}
 
+    @extend_schema(
+        operation_id="listBulkTasks",
+        summary="List bulkTasks",
+        description=(
+            "Required permission: `base.bulk.management.list`. The organization's tasks, "
+            "newest first, a page at a time; items leave out the report's line lists "
+            "(see `/lines`). A bad query parameter is 400 (1001), naming it."
+        ),
+        parameters=[BulkTaskListQuerySerializer],
+        responses={200: BulkTaskPageSerializer},
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The organization's tasks, newest first, a cursor page at a time."""
         params = query_params_validate(BulkTaskListQuerySerializer, request)
@@ -65,6 +112,24 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         items = BulkTaskSerializer(tasks, many=True).data
         return envelope(page(items, has_more, tasks[-1].pk if tasks else None))
 
+    @extend_schema(
+        operation_id="createBulkTask",
+        summary="Create a bulkTask by uploading a file",
+        description=(
+            "Required permission: `base.bulk.management.create`. Stores the file (CSV with a "
+            "header row, or JSON Lines; UTF-8) and answers 201 at once with the pending "
+            "task; a worker processes it in the background."
+        ),
+        request={"multipart/form-data": BulkTaskCreateSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, *CREATED_HEADERS],
+        responses={201: BulkTaskSerializer},
+    )
+    @raises(
+        errors.VALIDATION_FAILED,
+        errors.UNKNOWN_ACTION,
+        errors.UNSUPPORTED_FILE_TYPE,
+        errors.IDEMPOTENCY_KEY_REUSED,
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Store the uploaded file and return the pending task at once; a worker processes it."""
         # Refuse an oversized upload from its declared length, before reading a byte of it.
@@ -97,6 +162,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         return envelope(body, status=201, headers=headers)
 
 
+@extend_schema(tags=["Bulk tasks"])
 class BulkTaskViewSet(OrganizationViewSet):
     """``/v1/organizations/{organizationId}/bulk-tasks/{bulkTaskId}`` and its ``/lines``."""
 
@@ -116,6 +182,16 @@ class BulkTaskViewSet(OrganizationViewSet):
             raise EntityNotFound()
         return bulk_task
 
+    @extend_schema(
+        operation_id="getBulkTask",
+        summary="Get bulkTask by ID",
+        description=(
+            "Required permission: `base.bulk.management.get`. The task with its report; "
+            "the inline line lists hold the first 1,000 lines of each kind, the counters "
+            "the true totals. Fields the service has no value for are left out, never null."
+        ),
+        responses={200: BulkTaskSerializer},
+    )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Return one task with the first lines of its report."""
         bulk_task = self.get_bulk_task()
@@ -125,6 +201,16 @@ class BulkTaskViewSet(OrganizationViewSet):
         serializer = BulkTaskSerializer(bulk_task, context={"report_lines": report_lines})
         return envelope(serializer.data)
 
+    @extend_schema(
+        operation_id="listBulkTaskLines",
+        summary="List a bulkTask's report lines",
+        description=(
+            "Required permission: `base.bulk.management.get`. Every skipped and errored "
+            "line of the report, in line order, a page at a time, each with its reason."
+        ),
+        parameters=[BulkTaskLinesQuerySerializer],
+        responses={200: BulkTaskLinePageSerializer},
+    )
     def lines(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Every skipped and errored line of the report, in line order, a page at a time."""
         params = query_params_validate(BulkTaskLinesQuerySerializer, request)

@@ -3,12 +3,24 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from core.openapi_views import DocsView, SchemaView
 from core.views import RouteNotFoundView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("users.urls")),
     path("v1/", include("bulktasks.urls")),
+    # The OpenAPI schema and Swagger UI: public, for anyone, never throttled.
+    re_path(
+        r"^v1/schema/?$",
+        SchemaView.as_view(),
+        name="openapi-schema",
+    ),
+    re_path(
+        r"^v1/docs/?$",
+        DocsView.as_view(),
+        name="openapi-docs",
+    ),
     # Anything else under /v1/ answers in the envelope, never Django's HTML page.
     re_path(r"^v1(/.*)?$", RouteNotFoundView.as_view()),
 ]

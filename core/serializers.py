@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.ids import OBJECT_ID_RE
+
 
 class OmitEmptyMixin:
     """Leave out fields the service has no value for, instead of sending null.
 
     The contract types no field as nullable, so an unknown value is absent.
     Empty lists stay: an empty ``erroredLines`` is a fact, not a missing value.
+    The OpenAPI schema marks every field of such a serializer optional.
     """
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -31,3 +37,15 @@ def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ObjectIdField(serializers.RegexField):
+    """A 24-hex ObjectId string; the schema carries its pattern."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(OBJECT_ID_RE, **kwargs)
+
+
+@extend_schema_field({"type": "number", "format": "float"})
+class WholeNumberField(serializers.IntegerField):
+    """A count sent as a JSON whole number, typed ``number`` (float) as the contract types it."""

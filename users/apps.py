@@ -6,5 +6,5 @@ class UsersConfig(AppConfig):
     verbose_name = "Accounts and organizations"
 
     def ready(self) -> None:
-        """Connect the app's signal receivers."""
-        from users import signals  # noqa: F401
+        """Connect the signal receivers; register the bearer scheme with the OpenAPI generator."""
+        from users import openapi, signals  # noqa: F401

@@ -9,8 +9,10 @@ from typing import Any, ClassVar
 from rest_framework import viewsets
 from rest_framework.request import Request
 
+from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, InvalidToken
 from core.ids import OBJECT_ID_PATTERN
+from core.openapi import raises
 from core.throttling import UserThrottle
 from users.authentication import DeferredUserBearerAuthentication
 from users.permissions import OrganizationPermission
@@ -22,6 +24,7 @@ ORGANIZATION_ID_PATTERN = rf"^(({OBJECT_ID_PATTERN})|({SLUG_PATTERN}))$"
 OBJECT_ID_PARAMETER = (re.compile(rf"^{OBJECT_ID_PATTERN}$"), f"must match ^{OBJECT_ID_PATTERN}$")
 
 
+@raises(errors.INVALID_PARAMETER, errors.ENTITY_NOT_FOUND, errors.PERMISSION_DENIED)
 class OrganizationViewSet(viewsets.GenericViewSet):
     """Resolves the organization once per request, then checks the method's permission.
 

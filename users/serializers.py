@@ -6,20 +6,27 @@ from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
-from core.serializers import OmitEmptyMixin, present
+from core.serializers import ObjectIdField, OmitEmptyMixin, present
 
 if TYPE_CHECKING:
     from users.models import User
 
+# Tokens are three base64url segments (a JWT).
+JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+
 
 class UserSummarySerializer(OmitEmptyMixin, serializers.Serializer):
-    """A user as nested in other resources, such as a task's ``createdBy``."""
+    """A user as nested in other resources, such as a task's ``createdBy``.
 
-    id = serializers.CharField()
-    email = serializers.EmailField()
-    firstName = serializers.CharField(source="first_name")
-    lastName = serializers.CharField(source="last_name")
-    fullName = serializers.CharField(source="full_name")
+    Lengths are the contract's; they only describe the output, which the models
+    already keep within them.
+    """
+
+    id = ObjectIdField()
+    email = serializers.EmailField(max_length=256)
+    firstName = serializers.CharField(source="first_name", max_length=128)
+    lastName = serializers.CharField(source="last_name", max_length=128)
+    fullName = serializers.CharField(source="full_name", max_length=128)
     picture = serializers.CharField()
 
 
@@ -48,3 +55,10 @@ class TokenRefreshInputSerializer(serializers.Serializer):
     """A refresh token for ``POST /v1/auth/token/refresh`` and ``/v1/auth/logout``."""
 
     refresh = serializers.CharField(max_length=4096)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    """What the token endpoints answer: a short-lived access token and a single-use refresh token."""
+
+    access = serializers.RegexField(JWT_PATTERN)
+    refresh = serializers.RegexField(JWT_PATTERN)

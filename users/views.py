@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import errors
+from core.openapi import raises
 from core.responses import envelope
 from core.throttling import ClientIpThrottle
-from users.serializers import TokenObtainInputSerializer, TokenRefreshInputSerializer
+from users.serializers import (
+    TokenObtainInputSerializer,
+    TokenPairSerializer,
+    TokenRefreshInputSerializer,
+)
 from users.services import auth_token_obtain, auth_token_refresh, auth_token_revoke
 from users.throttling import EmailThrottle
 
 
+@extend_schema(tags=["Authentication"])
 class TokenView(APIView):
     """Base of the token endpoints: no bearer token needed, limited per client address."""
 
@@ -32,6 +40,17 @@ class TokenObtainView(TokenView):
     # many addresses is limited as well as trying many accounts from one.
     throttle_classes = [ClientIpThrottle, EmailThrottle]
 
+    @extend_schema(
+        operation_id="obtainToken",
+        summary="Log in: get an access and a refresh token",
+        description=(
+            "E-mail and password of an active account, as JSON or a form. The access token "
+            "goes in `Authorization: Bearer <token>`."
+        ),
+        request=TokenObtainInputSerializer,
+        responses={200: TokenPairSerializer},
+    )
+    @raises(errors.VALIDATION_FAILED, errors.INVALID_CREDENTIALS)
     def post(self, request: Request) -> Response:
         serializer = TokenObtainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -41,6 +60,18 @@ class TokenObtainView(TokenView):
 class TokenRefreshView(TokenView):
     """``POST /v1/auth/token/refresh``: a refresh token in, a new access and refresh token out."""
 
+    @extend_schema(
+        operation_id="refreshToken",
+        summary="Exchange a refresh token for a new access and refresh token",
+        description=(
+            "A refresh token is good for one exchange: the one sent is revoked and a new pair "
+            "comes back. A used, revoked, bad or expired token, or one whose user is no longer "
+            "active, is 401 (4004)."
+        ),
+        request=TokenRefreshInputSerializer,
+        responses={200: TokenPairSerializer},
+    )
+    @raises(errors.VALIDATION_FAILED, errors.INVALID_TOKEN)
     def post(self, request: Request) -> Response:
         serializer = TokenRefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -50,6 +81,17 @@ class TokenRefreshView(TokenView):
 class LogoutView(TokenView):
     """``POST /v1/auth/logout``: revoke a refresh token."""
 
+    @extend_schema(
+        operation_id="logout",
+        summary="Log out: revoke a refresh token",
+        description=(
+            "The refresh token can no longer be exchanged. Access tokens already issued stay "
+            "valid until they expire (`JWT_ACCESS_TOKEN_LIFETIME`)."
+        ),
+        request=TokenRefreshInputSerializer,
+        responses={200: inline_serializer("LogoutResult", fields={})},
+    )
+    @raises(errors.VALIDATION_FAILED, errors.INVALID_TOKEN)
     def post(self, request: Request) -> Response:
         serializer = TokenRefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

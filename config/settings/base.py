@@ -177,6 +177,35 @@ INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
 SIMPLE_JWT["ROTATE_REFRESH_TOKENS"] = True
 SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] = True
 
+# --- OpenAPI schema and docs (/v1/schema/, /v1/docs/) --------------------------
+# drf-spectacular describes the API from its views and serializers; core/openapi.py
+# adds the envelope, the error catalog and the path parameters. Swagger UI's
+# files come from the sidecar package through staticfiles: the docs need no CDN.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "core.openapi.ApiAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bulk Tasks Service API",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "CAMELIZE_NAMES": True,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["core.openapi.preprocess_api_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.postprocess_describe_api",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "BulkTaskStatusEnum": "bulktasks.models.BulkTask.Status",
+        "ReportLineKindEnum": ["errored", "skipped"],
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 # --- Bulk tasks -----------------------------------------------------------------
 # Modules that register actions (see docs/actions.md).
 BULK_TASK_ACTIONS = env_list("BULK_TASK_ACTIONS", ["bulktasks.actions.users_import"])

@@ -94,6 +94,9 @@ class TestList:
             ("limit=101", "limit"),
             ("cursor=xyz", "cursor"),
             ("createdBy=1", "createdBy"),
+            # No action can have such a name, and 1,000 of them overflow a request line.
+            ("action=%F0%9F%98%8D", "action"),
+            ("action=" + "a" * 1001, "action"),
         ],
     )
     def test_a_bad_query_parameter_is_400_naming_it(

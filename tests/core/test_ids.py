@@ -5,7 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import time
 
+import pytest
+
+from bulktasks.models import BulkTask, BulkTaskLine
 from core.ids import is_object_id, object_id
+from tests.factories import BulkTaskFactory
 
 
 def test_an_id_is_24_lowercase_hex_characters():
@@ -50,3 +54,20 @@ def test_is_object_id_refuses_other_shapes():
     assert not is_object_id("g" * 24)
     assert not is_object_id(None)
     assert is_object_id("ABCDEF0123456789abcdef01")
+
+
+@pytest.mark.django_db
+def test_bulk_created_rows_keep_their_whole_ids():
+    """PostgreSQL's bulk insert casts to the column type: the ids must survive the cast."""
+    tasks = BulkTask.objects.bulk_create(
+        BulkTask(id=object_id(), organization=task.organization, action="users.import")
+        for task in [BulkTaskFactory()] * 2
+    )
+    BulkTaskLine.objects.bulk_create(
+        BulkTaskLine(task=task, kind=BulkTaskLine.Kind.ERRORED, line=line, reason="bad")
+        for task in tasks
+        for line in (2, 3)
+    )
+
+    stored = BulkTaskLine.objects.filter(task__in=tasks).values_list("task_id", flat=True)
+    assert sorted(stored) == sorted([task.id for task in tasks] * 2)

@@ -1,0 +1,268 @@
+"""The OpenAPI description of the API: the envelope, each operation's coded errors, its path.
+
+drf-spectacular reads the views and serializers. This module teaches it the
+conventions that live outside them, so that the schema says what the service
+really sends:
+
+- every success body is the envelope ``{"status": true, "data": ...}``;
+- every error body is ``{"status": false, "error": {"code", "message"}}``, and each
+  operation lists the catalog codes it can answer with, grouped by HTTP status;
+- path parameters are matched loosely by the URL and checked by the view against
+  the patterns it declares (``path_parameters``), so those patterns are the schema's;
+- a response object carries exactly its serializer's fields (``additionalProperties``
+  is false), and a serializer that leaves out empty values has no required field.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_parameter_type
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.permissions import AllowAny
+
+from core import errors
+from core.errors import ErrorSpec
+
+Target = TypeVar("Target")
+
+# Any operation: a request that cannot be parsed (an oversized request line, a
+# bad Host header...), a client that refuses JSON, a bug, a database that went away.
+EVERY_OPERATION = (
+    errors.MALFORMED_REQUEST,
+    errors.NOT_ACCEPTABLE,
+    errors.INTERNAL_ERROR,
+    errors.SERVICE_UNAVAILABLE,
+)
+# An operation that needs a bearer token.
+AUTHENTICATED = (errors.NO_AUTH_TOKEN, errors.INVALID_TOKEN)
+# An operation that reads a request body.
+WITH_BODY = (errors.UNSUPPORTED_MEDIA_TYPE, errors.PAYLOAD_TOO_LARGE)
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+# Headers core/exception_handler.py sends with some statuses: (name, required, description).
+ERROR_HEADERS: dict[int, tuple[str, bool, str]] = {
+    401: ("WWW-Authenticate", True, 'The scheme to authenticate with: `Bearer realm="api"`.'),
+    429: ("Retry-After", False, "Seconds to wait before trying again."),
+    503: ("Retry-After", True, "Seconds to wait before trying again."),
+}
+
+SUCCESS_DESCRIPTIONS = {"200": "OK", "201": "Created"}
+
+
+def raises(*specs: ErrorSpec) -> Callable[[Target], Target]:
+    """Declare the catalog errors a view class or handler answers with, for the schema.
+
+    Errors every operation of a kind can answer with (authentication, body
+    parsing, throttling, server errors) are found by ApiAutoSchema; declare the
+    others. On a class the list adds to its bases' lists.
+    """
+
+    def decorate(target: Target) -> Target:
+        inherited = tuple(getattr(target, "api_errors", ()))
+        setattr(target, "api_errors", (*inherited, *specs))  # noqa: B010 - target is any object
+        return target
+
+    return decorate
+
+
+def error_envelope_schema(specs: Iterable[ErrorSpec]) -> dict[str, Any]:
+    """The error envelope, its ``code`` limited to the given catalog entries."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["status", "error"],
+        "properties": {
+            "status": {"type": "boolean", "enum": [False]},
+            "error": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {
+                        "type": "integer",
+                        "enum": sorted(spec.code for spec in specs),
+                        "description": "Stable error code from the catalog; branch on it.",
+                    },
+                    "message": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Human-readable; may name the parameter or field.",
+                    },
+                },
+            },
+        },
+    }
+
+
+def success_envelope_schema(data: dict[str, Any]) -> dict[str, Any]:
+    """The success envelope around a payload schema.
+
+    The published contract marks ``status`` and ``data`` optional, so no field is
+    required here; the service always sends both.
+    """
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"status": {"type": "boolean", "enum": [True]}, "data": data},
+    }
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema with the envelope, the coded errors and checked path patterns."""
+
+    def error_specs(self) -> list[ErrorSpec]:
+        """Every catalog entry this operation can answer with, in code order."""
+        found: set[ErrorSpec] = set(EVERY_OPERATION)
+        if not self._is_public():
+            found.update(AUTHENTICATED)
+        if self.method in BODY_METHODS:
+            found.update(WITH_BODY)
+        if self.view.get_throttles():
+            found.add(errors.THROTTLED)
+        found.update(getattr(self.view, "api_errors", ()))
+        found.update(getattr(self._handler(), "api_errors", ()))
+        return sorted(found, key=lambda spec: spec.code)
+
+    def _is_public(self) -> bool:
+        return not self.view.get_authenticators() or any(
+            isinstance(permission, AllowAny) for permission in self.view.get_permissions()
+        )
+
+    def _handler(self) -> Any:
+        """The view method serving this operation: the viewset action, or get/post..."""
+        name = getattr(self.view, "action", None) or self.method.lower()
+        return getattr(self.view, name, None)
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        # A list answers a page object ({"items", "hasMore", "nextCursor"}) in the
+        # envelope, never a bare array, so drf-spectacular's list wrapping never applies.
+        return False
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        for code, response in responses.items():
+            if code.startswith("2"):
+                response["description"] = response.get("description") or SUCCESS_DESCRIPTIONS.get(
+                    code, "Success"
+                )
+                for media in response.get("content", {}).values():
+                    media["schema"] = success_envelope_schema(media["schema"])
+        by_status: dict[int, list[ErrorSpec]] = defaultdict(list)
+        for spec in self.error_specs():
+            by_status[spec.status].append(spec)
+        for status, specs in sorted(by_status.items()):
+            responses[str(status)] = self._error_response(status, specs)
+        return responses
+
+    def _error_response(self, status: int, specs: list[ErrorSpec]) -> dict[str, Any]:
+        response: dict[str, Any] = {
+            "description": "; ".join(f"{spec.code} {spec.message}" for spec in specs),
+            "content": {
+                "application/json": {
+                    "schema": error_envelope_schema(specs),
+                    "examples": {
+                        f"E{spec.code}": {
+                            "summary": f"{spec.code} {spec.message}",
+                            "value": {
+                                "status": False,
+                                "error": {"code": spec.code, "message": spec.message},
+                            },
+                        }
+                        for spec in specs
+                    },
+                }
+            },
+        }
+        if status in ERROR_HEADERS:
+            name, required, description = ERROR_HEADERS[status]
+            response["headers"] = {
+                name: {
+                    "schema": {"type": "string"},
+                    "required": required,
+                    "description": description,
+                }
+            }
+        return response
+
+    def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
+        declared = getattr(self.view, "path_parameters", {})
+        unknown = [variable for variable in variables if variable not in declared]
+        parameters = super()._resolve_path_parameters(unknown) if unknown else []
+        for variable in variables:
+            if variable in declared:
+                public_name, pattern, _expected = declared[variable]
+                parameters.append(
+                    build_parameter_type(
+                        name=public_name,
+                        location=OpenApiParameter.PATH,
+                        schema={"type": "string", "pattern": pattern.pattern},
+                    )
+                )
+        return parameters
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response":
+            schema["additionalProperties"] = False
+        if "description" in schema:
+            # The docstring's first line describes the shape; the rest is for developers.
+            schema["description"] = schema["description"].strip().splitlines()[0]
+        return schema
+
+
+class OmitEmptySerializerExtension(OpenApiSerializerExtension):
+    """A serializer that leaves out fields it has no value for has no required field."""
+
+    target_class = "core.serializers.OmitEmptyMixin"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
+        """Map the serializer as usual, then drop its required list."""
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema.pop("required", None)
+        return schema
+
+
+def preprocess_api_only(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:
+    """Keep the endpoints under /v1/, without the catch-all that answers unknown routes.
+
+    Routes accept an optional trailing slash; the schema names each path without it.
+    """
+    from core.views import RouteNotFoundView
+
+    return [
+        (path.rstrip("/"), path_regex, method, callback)
+        for path, path_regex, method, callback in endpoints
+        if path.startswith("/v1/") and getattr(callback, "cls", None) is not RouteNotFoundView
+    ]
+
+
+def postprocess_describe_api(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Describe the envelope and the whole error catalog in the schema's info."""
+    rows = "\n".join(f"| {spec.code} | {spec.status} | {spec.message} |" for spec in errors.CATALOG)
+    result["info"]["description"] = API_DESCRIPTION.format(catalog=rows)
+    return result
+
+
+API_DESCRIPTION = """\
+Multi-tenant bulk tasks: upload a CSV or JSON Lines file for an action such as
+`users.import`; it is processed in the background; read the task's status and report.
+
+**Authentication.** Send `Authorization: Bearer <access token>`; get one from
+`POST /v1/auth/token`.
+
+**Envelope.** A success is `{{"status": true, "data": ...}}`. An error is
+`{{"status": false, "error": {{"code": <number>, "message": <string>}}}}`; `code` is
+stable, branch on it. Each operation lists the codes it can answer with under its
+error responses. A path under `/v1/` that no endpoint serves answers 404 (3002), and
+a method an endpoint does not serve answers 405 (3003).
+
+| Code | HTTP | Message |
+|---|---|---|
+{catalog}
+"""

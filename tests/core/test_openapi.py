@@ -1,0 +1,274 @@
+"""The OpenAPI schema at /v1/schema/ and Swagger UI at /v1/docs/: public, valid, true to the API."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.throttling import SimpleRateThrottle
+
+from bulktasks.models import BulkTaskLine
+from bulktasks.views import BulkTaskCollectionViewSet, BulkTaskViewSet
+from core import errors
+from core.openapi_views import SchemaView
+from tests.bulktasks.files import csv_file, people_rows
+from tests.conftest import bearer
+from tests.factories import BulkTaskFactory, BulkTaskLineFactory
+from tests.openapi import generated_schema, operation, operations, response_problems
+from users import catalog
+from users.views import TokenObtainView, TokenRefreshView
+
+TASKS = "/v1/organizations/{organizationId}/bulk-tasks"
+TASK = TASKS + "/{bulkTaskId}"
+LINES = TASK + "/lines"
+TOKEN = "/v1/auth/token"
+REFRESH = "/v1/auth/token/refresh"
+LOGOUT = "/v1/auth/logout"
+
+# The statuses every operation can answer with whatever it does.
+COMMON = {"400": [1003], "406": [1005], "500": [5000], "503": [5003]}
+ORGANIZATION = {"400": [1001, 1003], "401": [4002, 4004], "403": [4003], "404": [3001]}
+BODY = {"413": [1006], "415": [1004]}
+
+DOCUMENTED_ERRORS = {
+    ("get", TASK): {**COMMON, **ORGANIZATION},
+    ("get", LINES): {**COMMON, **ORGANIZATION},
+    ("get", TASKS): {**COMMON, **ORGANIZATION},
+    ("post", TASKS): {
+        **COMMON,
+        **ORGANIZATION,
+        "400": [1001, 1002, 1003, 1008],
+        "409": [3004],
+        "413": [1006],
+        "415": [1004, 1009],
+    },
+    ("post", TOKEN): {**COMMON, **BODY, "400": [1002, 1003], "401": [4001]},
+    ("post", REFRESH): {**COMMON, **BODY, "400": [1002, 1003], "401": [4004]},
+    ("post", LOGOUT): {**COMMON, **BODY, "400": [1002, 1003], "401": [4004]},
+}
+
+
+def documented_codes(item: dict) -> dict[str, list[int]]:
+    return {
+        status: response["content"]["application/json"]["schema"]["properties"]["error"][
+            "properties"
+        ]["code"]["enum"]
+        for status, response in item["responses"].items()
+        if int(status) >= 400
+    }
+
+
+@pytest.mark.parametrize("path", ["/v1/schema/", "/v1/schema", "/v1/schema/?format=json"])
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
+def test_the_schema_is_public(api_client, path, authorization):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+
+    response = api_client.get(path, **headers)
+
+    assert response.status_code == 200
+    assert re.search(rb'^\{?\s*"?openapi"?: "?3\.0\.3', response.content), response.content[:100]
+
+
+def test_the_schema_is_built_once_per_process(api_client, monkeypatch):
+    builds = []
+    build = SchemaGenerator.get_schema
+
+    def counting_build(generator, *args, **kwargs):
+        builds.append(generator)
+        return build(generator, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaView, "_built", None)
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting_build)
+
+    for path in ["/v1/schema/", "/v1/schema/?format=json", "/v1/schema/?lang=fr"]:
+        assert api_client.get(path).status_code == 200
+
+    assert len(builds) == 1
+
+
+def test_the_schema_as_json_names_every_endpoint(api_client):
+    response = api_client.get("/v1/schema/?format=json")
+
+    schema = json.loads(response.content)
+    assert set(schema["paths"]) == {TASKS, TASK, LINES, TOKEN, REFRESH, LOGOUT}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
+def test_swagger_ui_is_public(client, authorization):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+
+    response = client.get("/v1/docs/", **headers)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"SwaggerUIBundle" in response.content
+    assert b'url: "/v1/schema"' in response.content
+
+
+def test_swagger_ui_loads_its_files_from_this_service_not_a_cdn(client, settings):
+    html = client.get("/v1/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+
+    assert len(assets) == 4  # favicon, stylesheet and two scripts
+    for asset in assets:
+        assert asset.startswith(settings.STATIC_URL), asset
+        assert finders.find(asset.removeprefix(settings.STATIC_URL)), asset
+
+
+def test_the_schema_validates_without_a_warning(tmp_path: Path):
+    target = tmp_path / "schema.yaml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    assert target.read_text().startswith("openapi: 3.0.3")
+
+
+def test_each_operation_documents_the_error_codes_it_can_answer_with():
+    """429 aside: throttling is documented where a view has throttles (next test)."""
+    schema = generated_schema()
+
+    documented = {
+        (method, path): {
+            status: codes for status, codes in documented_codes(item).items() if status != "429"
+        }
+        for path, method, item in operations(schema)
+    }
+
+    assert documented == DOCUMENTED_ERRORS
+
+
+@pytest.mark.parametrize(
+    ("view", "path", "method"),
+    [
+        (BulkTaskViewSet, TASK, "get"),
+        (BulkTaskViewSet, LINES, "get"),
+        (BulkTaskCollectionViewSet, TASKS, "get"),
+        (BulkTaskCollectionViewSet, TASKS, "post"),
+        (TokenObtainView, TOKEN, "post"),
+        (TokenRefreshView, REFRESH, "post"),
+    ],
+)
+def test_429_is_documented_exactly_where_a_view_has_throttles(view, path, method, monkeypatch):
+    throttled = bool(view.throttle_classes)
+    item = operation(generated_schema(), path, method)
+    assert ("429" in item["responses"]) is throttled
+
+    class Throttle(SimpleRateThrottle):
+        rate = "10/min"
+
+        def get_cache_key(self, request, view):
+            return None
+
+    monkeypatch.setattr(view, "throttle_classes", [Throttle])
+    item = operation(SchemaGenerator().get_schema(request=None, public=True), path, method)
+
+    assert documented_codes(item)["429"] == [1007]
+    assert "Retry-After" in item["responses"]["429"]["headers"]
+
+
+def test_every_code_of_the_catalog_is_documented_except_those_of_no_operation():
+    """Unknown routes (3002) and methods (3003) belong to no operation; 1007 needs throttling."""
+    schema = generated_schema()
+    documented = {
+        code
+        for _, _, item in operations(schema)
+        for codes in documented_codes(item).values()
+        for code in codes
+    }
+    catalog_codes = {spec.code for spec in errors.CATALOG}
+
+    assert documented <= catalog_codes
+    assert catalog_codes - documented <= {3002, 3003, 1007}
+
+
+def test_every_success_is_the_envelope():
+    schema = generated_schema()
+
+    for path, method, item in operations(schema):
+        for status, response in item["responses"].items():
+            if int(status) >= 400:
+                continue
+            body = response["content"]["application/json"]["schema"]
+            assert body["properties"]["status"] == {"type": "boolean", "enum": [True]}, path
+            assert set(body["properties"]) == {"status", "data"}, (method, path)
+
+
+def test_tenant_operations_need_the_bearer_token_and_token_operations_do_not():
+    schema = generated_schema()
+
+    for path, _, item in operations(schema):
+        expected = [{}] if path.startswith("/v1/auth/") else [{"bearerAuth": []}]
+        assert item["security"] == expected, path
+
+
+# --- Real responses conform to the documented ones ------------------------------------
+
+
+@pytest.fixture
+def operator(organization, make_member):
+    return make_member(
+        organization,
+        [catalog.BULK_TASK_GET, catalog.BULK_TASK_LIST, catalog.BULK_TASK_CREATE],
+    )
+
+
+@pytest.mark.django_db
+def test_responses_of_every_operation_conform_to_the_schema(api_client, organization, operator):
+    schema = generated_schema()
+    task = BulkTaskFactory(organization=organization, created_by=operator, num_errors=1)
+    BulkTaskLineFactory(task=task, kind=BulkTaskLine.Kind.ERRORED, line=3, reason="email: bad")
+    BulkTaskLineFactory(task=task, kind=BulkTaskLine.Kind.SKIPPED, line=2, reason="exists")
+    auth = {"HTTP_AUTHORIZATION": bearer(operator)}
+    tasks, one = "/v1/organizations/acme/bulk-tasks", f"/v1/organizations/acme/bulk-tasks/{task.id}"
+    operator.set_password("a-long-password-0123")
+    operator.save()
+    calls = [
+        (TASK, "get", api_client.get(one, **auth)),
+        (TASK, "get", api_client.get(one)),
+        (TASK, "get", api_client.get(one, HTTP_AUTHORIZATION="Bearer x.y.z")),
+        (TASK, "get", api_client.get(tasks + "/123", **auth)),
+        (TASK, "get", api_client.get(tasks + "/" + "a" * 24, **auth)),
+        (TASK, "get", api_client.get(one, HTTP_ACCEPT="text/html", **auth)),
+        (LINES, "get", api_client.get(one + "/lines?limit=1", **auth)),
+        (LINES, "get", api_client.get(one + "/lines?kind=nope", **auth)),
+        (TASKS, "get", api_client.get(tasks + "?limit=1", **auth)),
+        (TASKS, "get", api_client.get(tasks + "?status=done", **auth)),
+        (
+            TASKS,
+            "post",
+            api_client.post(
+                tasks, {"action": "users.import", "file": csv_file(people_rows(1))}, **auth
+            ),
+        ),
+        (TASKS, "post", api_client.post(tasks, {"action": "nope"}, **auth)),
+        (
+            TASKS,
+            "post",
+            api_client.post(tasks, b"%PDF", content_type="application/pdf", **auth),
+        ),
+        (
+            TOKEN,
+            "post",
+            api_client.post(
+                TOKEN, {"email": operator.email, "password": "a-long-password-0123"}, format="json"
+            ),
+        ),
+        (TOKEN, "post", api_client.post(TOKEN, {"email": operator.email, "password": "x"})),
+        (TOKEN, "post", api_client.post(TOKEN, "{", content_type="application/json")),
+        (REFRESH, "post", api_client.post(REFRESH, {"refresh": "x.y.z"}, format="json")),
+        (REFRESH, "post", api_client.post(REFRESH, {}, format="json")),
+    ]
+    statuses = set()
+
+    for path, method, response in calls:
+        statuses.add(response.status_code)
+        assert response["Content-Type"] == "application/json", (path, response.content)
+        problems = response_problems(schema, path, method, response.status_code, response.json())
+        assert problems == [], (path, response.status_code, response.content)
+
+    assert statuses == {200, 201, 400, 401, 404, 406, 415}

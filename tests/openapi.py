@@ -1,0 +1,76 @@
+"""The generated OpenAPI schema, and helpers to read and validate against it in tests."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from drf_spectacular.generators import SchemaGenerator
+from jsonschema import Draft4Validator, FormatChecker
+
+GET_BULK_TASK = ("/v1/organizations/{organizationId}/bulk-tasks/{bulkTaskId}", "get")
+
+
+@cache
+def _generated() -> dict[str, Any]:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def generated_schema() -> dict[str, Any]:
+    """The schema /v1/schema/ serves, as a fresh copy the caller may change."""
+    return copy.deepcopy(_generated())
+
+
+def operation(schema: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """One operation of the schema."""
+    return schema["paths"][path][method]
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (path, method, operation) of the schema."""
+    return [
+        (path, method, item)
+        for path, methods in schema["paths"].items()
+        for method, item in methods.items()
+    ]
+
+
+def resolve(schema: dict[str, Any], node: Any) -> Any:
+    """Follow $ref (and drf-spectacular's one-element allOf wrappers) to the schema they name."""
+    while isinstance(node, dict):
+        if "$ref" in node:
+            *_, name = node["$ref"].split("/")
+            node = schema["components"]["schemas"][name]
+        elif "allOf" in node and len(node["allOf"]) == 1:
+            rest = {key: value for key, value in node.items() if key != "allOf"}
+            node = {**resolve(schema, node["allOf"][0]), **rest}
+        else:
+            break
+    return node
+
+
+def response_schema(
+    schema: dict[str, Any], path: str, method: str, status: int | str
+) -> dict[str, Any]:
+    """The JSON body schema of one documented response."""
+    response = operation(schema, path, method)["responses"][str(status)]
+    return response["content"]["application/json"]["schema"]
+
+
+def response_problems(
+    schema: dict[str, Any], path: str, method: str, status: int, body: Any
+) -> list[str]:
+    """How a real response body departs from its documented schema (empty when it conforms).
+
+    The response schemas use only JSON Schema keywords that OpenAPI 3.0 shares
+    with draft 4, so a draft 4 validator with the components beside it checks them.
+    """
+    responses = operation(schema, path, method)["responses"]
+    if str(status) not in responses:
+        return [f"status {status} is not documented for {method.upper()} {path}"]
+    root = {**response_schema(schema, path, method, status), "components": schema["components"]}
+    validator = Draft4Validator(root, format_checker=FormatChecker())
+    return [
+        f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)
+    ]
