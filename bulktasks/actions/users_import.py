@@ -31,10 +31,13 @@ _PLAIN_EMAIL = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}\Z"
 )
 
+# Django refuses a longer address whatever its shape (RFC 3696, section 3).
+_EMAIL_MAX_LENGTH = 320
+
 
 def email_is_valid(email: str) -> bool:
     """Tell whether Django's validate_email accepts the address, quickly for the usual ones."""
-    if _PLAIN_EMAIL.match(email):
+    if len(email) <= _EMAIL_MAX_LENGTH and _PLAIN_EMAIL.match(email):
         return True
     try:
         validate_email(email)

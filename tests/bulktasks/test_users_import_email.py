@@ -21,8 +21,16 @@ def django_accepts(email: str) -> bool:
 
 @settings(max_examples=500, deadline=None)
 @given(st.from_regex(_PLAIN_EMAIL, fullmatch=True))
-def test_every_address_the_fast_path_takes_passes_django(email):
-    assert django_accepts(email), email
+def test_on_every_address_of_the_fast_path_s_shape_the_verdict_is_django_s(email):
+    assert email_is_valid(email) == django_accepts(email), email
+
+
+def test_an_address_too_long_for_django_is_refused_whatever_its_shape():
+    email = "a" * 310 + "@example.com"
+
+    assert _PLAIN_EMAIL.match(email)
+    assert not django_accepts(email)
+    assert not email_is_valid(email)
 
 
 @settings(max_examples=500, deadline=None)
