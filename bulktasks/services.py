@@ -254,11 +254,18 @@ def bulk_task_process(
     if bulk_task is None:
         return None
     log = {
-        "bulk_task": bulk_task.pk,
-        "organization": bulk_task.organization_id,
+        "bulk_task_id": bulk_task.pk,
+        "organization_id": bulk_task.organization_id,
         "action": bulk_task.action,
+        "attempt": bulk_task.attempts,
     }
-    logger.info("bulk task claimed (attempt %s)", bulk_task.attempts, extra=log)
+    # Counters at the start are not zero when a task resumes from its checkpoint.
+    logger.info(
+        "bulk task started (attempt %s, after line %s)",
+        bulk_task.attempts,
+        bulk_task.checkpoint_line,
+        extra={**log, **_counts(bulk_task)},
+    )
     if bulk_task.attempts > settings.BULK_TASK_MAX_ATTEMPTS:
         return _fail(
             bulk_task, owner, f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts"
@@ -300,16 +307,25 @@ def bulk_task_process(
             "staff can retry it",
         )
     bulk_task = _finish(bulk_task, owner)
+    counts = _counts(bulk_task)
     logger.info(
-        "bulk task completed: %s items, %s inserts, %s updates, %s skips, %s errors",
-        bulk_task.num_items,
-        bulk_task.num_inserts,
-        bulk_task.num_updates,
-        bulk_task.num_skips,
-        bulk_task.num_errors,
-        extra=log,
+        "bulk task completed: %(items)s items, %(inserted)s inserted, %(updated)s updated, "
+        "%(skipped)s skipped, %(errored)s errored",
+        counts,
+        extra={**log, **counts},
     )
     return bulk_task
+
+
+def _counts(bulk_task: BulkTask) -> dict[str, int]:
+    """The task's counters, under the names its log lines give them."""
+    return {
+        "items": bulk_task.num_items,
+        "inserted": bulk_task.num_inserts,
+        "updated": bulk_task.num_updates,
+        "skipped": bulk_task.num_skips,
+        "errored": bulk_task.num_errors,
+    }
 
 
 def bulk_task_scan(*, bulk_task: BulkTask, owner: str, action: Action) -> BulkTask:
@@ -484,12 +500,17 @@ def _fail(bulk_task: BulkTask, owner: str, error: str) -> BulkTask:
         finished_at=now,
         updated_at=now,
     )
+    bulk_task.refresh_from_db()
     logger.info(
         "bulk task failed: %s",
         error,
-        extra={"bulk_task": bulk_task.pk, "organization": bulk_task.organization_id},
+        extra={
+            "bulk_task_id": bulk_task.pk,
+            "organization_id": bulk_task.organization_id,
+            "action": bulk_task.action,
+            **_counts(bulk_task),
+        },
     )
-    bulk_task.refresh_from_db()
     return bulk_task
 
 

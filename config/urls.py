@@ -4,9 +4,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from core.openapi_views import DocsView, SchemaView
-from core.views import RouteNotFoundView
+from core.views import HealthzView, ReadyzView, RouteNotFoundView
 
 urlpatterns = [
+    # Probes for the orchestrator: no authentication, no throttling (docs/production.md).
+    path("healthz", HealthzView.as_view()),
+    path("readyz", ReadyzView.as_view()),
     path("admin/", admin.site.urls),
     path("v1/", include("users.urls")),
     path("v1/", include("bulktasks.urls")),

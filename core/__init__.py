@@ -1,1 +1,1 @@
-"""Cross-cutting building blocks: ObjectId ids, the error catalog and the JSON envelope."""
+"""Cross-cutting building blocks: ObjectId ids, the error catalog, the JSON envelope, logs, probes."""

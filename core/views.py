@@ -1,20 +1,74 @@
-"""Fallback views that keep every answer under /v1/ in the JSON envelope."""
+"""Health probes, and the fallback views that keep every answer under /v1/ in the JSON envelope."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import errors
 from core.errors import ErrorSpec
-from core.exceptions import ServiceError
+from core.exceptions import ServiceError, ServiceUnavailable
+from core.health import health_readiness_checks
+from core.responses import envelope
 
 API_PREFIX = "/v1/"
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class _AlwaysJson(BaseContentNegotiation):
+    """Probes send whatever Accept header they like; they always get JSON."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class _ProbeView(APIView):
+    """No authentication, no permissions, no throttling: an orchestrator calls these."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+    content_negotiation_class = _AlwaysJson
+
+
+class HealthzView(_ProbeView):
+    """Liveness: the process answers. Touches no database and no broker."""
+
+    def get(self, request: Request) -> Response:
+        """Answer 200 as long as the process can serve requests."""
+        return envelope({"status": "ok"})
+
+
+class ReadyzView(_ProbeView):
+    """Readiness: the database and the Celery broker answer, so requests can be served."""
+
+    def get(self, request: Request) -> Response:
+        """200 with each check's result, or 503 (5003) naming the checks that failed."""
+        results = health_readiness_checks()
+        failed = [result.name for result in results if not result.ok]
+        if failed:
+            raise ServiceUnavailable(f"Not ready; failed checks: {', '.join(failed)}")
+        checks = {
+            result.name: {"status": "ok", "durationMs": result.duration_ms} for result in results
+        }
+        return envelope({"status": "ready", "checks": checks})
 
 
 class RouteNotFoundView(APIView):
@@ -29,30 +83,37 @@ class RouteNotFoundView(APIView):
     get = post = put = patch = delete = head = options = _not_found
 
 
-def _json_error(error: ErrorSpec) -> JsonResponse:
+def _wants_json(request: HttpRequest) -> bool:
+    """The API and the health probes answer in JSON; the admin keeps Django's pages."""
+    return request.path.startswith(API_PREFIX) or request.path in HEALTH_PATHS
+
+
+def _json_error(error: ErrorSpec, message: str | None = None) -> JsonResponse:
     return JsonResponse(
-        {"status": False, "error": {"code": error.code, "message": error.message}},
+        {"status": False, "error": {"code": error.code, "message": message or error.message}},
         status=error.status,
         json_dumps_params={"separators": (",", ":")},
     )
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """Django's 404 hook: the envelope under /v1/, the stock page elsewhere."""
-    if request.path.startswith(API_PREFIX):
+    """Django's 404 hook: the envelope under /v1/ and for probes, the stock page elsewhere."""
+    if _wants_json(request):
         return _json_error(errors.ROUTE_NOT_FOUND)
     return defaults.page_not_found(request, exception or Exception())
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    """Django's 500 hook: the envelope under /v1/, the stock page elsewhere."""
-    if request.path.startswith(API_PREFIX):
+    """Django's 500 hook: the envelope under /v1/ and for probes, the stock page elsewhere."""
+    if _wants_json(request):
         return _json_error(errors.INTERNAL_ERROR)
     return defaults.server_error(request)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's 400 hook, used for requests Django rejects before any view (bad Host, etc.)."""
-    if request.path.startswith(API_PREFIX):
+    if _wants_json(request):
+        if isinstance(exception, DisallowedHost):
+            return _json_error(errors.MALFORMED_REQUEST, "Invalid Host header")
         return _json_error(errors.MALFORMED_REQUEST)
     return defaults.bad_request(request, exception or Exception())

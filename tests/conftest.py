@@ -1,14 +1,19 @@
-"""Shared fixtures: an API client, and members holding chosen permissions."""
+"""Shared fixtures: an API client, members holding chosen permissions, captured JSON logs."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from core.logging import JsonFormatter, LogContextFilter
 from tests.factories import MembershipFactory, OrganizationFactory, RoleFactory, UserFactory
 from users import catalog
 from users.models import Organization, User
@@ -89,3 +94,24 @@ def staff_client(client, staff: User):
     """Django's test client, logged in to the admin as staff."""
     client.force_login(staff)
     return client
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Log lines as production writes them (JSON formatter, request-id filter), parsed back.
+
+    Yields a function returning every line logged so far at INFO or above.
+    """
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(LogContextFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)

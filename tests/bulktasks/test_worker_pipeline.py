@@ -6,6 +6,8 @@ default, Redis or RabbitMQ when CELERY_BROKER_URL says so (CI runs them on Redis
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 
@@ -228,3 +230,43 @@ def test_the_same_task_delivered_several_times_at_once_is_processed_once(workers
     assert finished.attempts == 1
     assert Membership.objects.filter(organization=organization).count() == 2000
     assert BulkTaskLine.objects.filter(task_id=task.pk).count() == 0
+
+
+def test_the_worker_logs_an_upload_under_its_request_id_and_its_task_id(api_client, workers):
+    organization = OrganizationFactory(slug="acme")
+    member = MembershipFactory(organization=organization).user
+    member.memberships.get().roles.create(
+        organization=organization, name="ops", permissions=[catalog.BULK_TASK_CREATE]
+    )
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(member))
+    # The web process is ready on the broker the workers use.
+    ready = api_client.get("/readyz")
+    assert ready.status_code == 200, ready.content
+    worker = workers("traced", LOG_FORMAT="json")
+
+    created = api_client.post(
+        "/v1/organizations/acme/bulk-tasks",
+        {"action": "users.import", "file": csv_file([*people_rows(3), "bad-email,X,Y"])},
+        format="multipart",
+        HTTP_X_REQUEST_ID="upload-trace-42",
+    )
+    assert created.status_code == 201
+    assert created["X-Request-ID"] == "upload-trace-42"
+    task_id = created.json()["data"]["id"]
+    wait_for(lambda: status_of(task_id).is_finished, timeout=60, interval=0.05)
+
+    def task_lines() -> list[dict]:
+        lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("bulk_task_id") == task_id]
+
+    lines = wait_for(lambda: len(task_lines()) >= 2 and task_lines(), timeout=10)
+    started, completed = lines[0], lines[-1]
+    assert started["message"].startswith("bulk task started")
+    assert completed["message"].startswith("bulk task completed")
+    for line in (started, completed):
+        assert line["request_id"] == "upload-trace-42"
+        assert line["task_id"]
+        assert line["organization_id"] == organization.pk
+        assert line["action"] == "users.import"
+    assert started["task_id"] == completed["task_id"]
+    assert (completed["inserted"], completed["errored"]) == (3, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -16,6 +17,8 @@ from config.env import env_bool, env_int, env_rate
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 STRIPPED = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
 STRIPPED |= {"CACHE_URL", "REDIS_URL", "NUM_PROXIES"}
+STRIPPED |= {"LOG_FORMAT", "LOG_LEVEL", "USE_X_FORWARDED_PROTO", "SECURE_SSL_REDIRECT"}
+STRIPPED |= {"CSRF_TRUSTED_ORIGINS"}
 SETUP = "import django; django.setup()"
 
 
@@ -88,17 +91,151 @@ def test_production_starts_with_a_strong_secret_key() -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_production_passes_the_deploy_check_with_no_warnings() -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"USE_X_FORWARDED_PROTO": "1", "CSRF_TRUSTED_ORIGINS": "https://admin.example.com"},
+        {"LOG_FORMAT": "text", "SECURE_SSL_REDIRECT": "1"},
+    ],
+    ids=["defaults", "behind-a-tls-proxy", "text-logs"],
+)
+def test_production_passes_the_deploy_check_with_no_warnings(extra: dict[str, str]) -> None:
     env = clean_env(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=strong_secret(),
         ALLOWED_HOSTS="api.example.com",
+        **extra,
     )
 
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# --- Production answers: security headers, HTTPS, a refused Host -----------------------------
+
+REQUESTS = """
+import json, django
+django.setup()
+from django.test import Client
+client = Client()
+answers = {}
+for name, path, extra in [
+    ("bad_host_api", "/v1/organizations/acme/bulk-tasks", {"HTTP_HOST": "evil.example"}),
+    ("bad_host_probe", "/healthz", {"HTTP_HOST": "evil.example"}),
+    ("http_api", "/v1/no-such-route", {"HTTP_HOST": "api.example.com"}),
+    ("http_probe", "/healthz", {"HTTP_HOST": "api.example.com"}),
+    ("https_api", "/v1/no-such-route", {"HTTP_HOST": "api.example.com", "secure": True}),
+    ("forwarded_https_api", "/v1/no-such-route",
+     {"HTTP_HOST": "api.example.com", "HTTP_X_FORWARDED_PROTO": "https"}),
+]:
+    response = client.get(path, **extra)
+    answers[name] = {
+        "status": response.status_code,
+        "headers": dict(response.headers),
+        "body": response.content.decode(),
+    }
+print(json.dumps(answers))
+"""
+
+
+def production_answers(**overrides: str) -> dict[str, dict]:
+    """What production settings answer to a few requests, made in a fresh process."""
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=strong_secret(),
+        ALLOWED_HOSTS="api.example.com",
+        **overrides,
+    )
+    result = run(["-c", REQUESTS], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_answers_a_refused_host_with_the_json_envelope_not_html() -> None:
+    answers = production_answers()
+
+    for name in ("bad_host_api", "bad_host_probe"):
+        answer = answers[name]
+        assert answer["status"] == 400
+        assert answer["headers"]["Content-Type"] == "application/json"
+        assert json.loads(answer["body"]) == {
+            "status": False,
+            "error": {"code": 1003, "message": "Invalid Host header"},
+        }
+        assert answer["headers"]["X-Request-ID"]
+
+
+def test_production_sends_security_headers_over_https() -> None:
+    headers = production_answers()["https_api"]["headers"]
+
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_production_redirects_plain_http_except_for_the_probes() -> None:
+    answers = production_answers()
+
+    assert answers["http_api"]["status"] == 301
+    assert answers["http_api"]["headers"]["Location"] == "https://api.example.com/v1/no-such-route"
+    assert answers["http_probe"]["status"] == 200
+
+
+def test_x_forwarded_proto_is_trusted_only_when_the_flag_says_so() -> None:
+    untrusted = production_answers()["forwarded_https_api"]
+    trusted = production_answers(USE_X_FORWARDED_PROTO="1")["forwarded_https_api"]
+
+    assert untrusted["status"] == 301
+    assert trusted["status"] == 404
+    assert "Strict-Transport-Security" in trusted["headers"]
+
+
+# --- Logs -------------------------------------------------------------------------------------
+
+LOG_ONE_LINE = (
+    "import django, logging; django.setup(); "
+    "logging.getLogger('bulktasks.example').info('hello %s', 'world')"
+)
+
+
+def test_production_logs_json_lines_by_default() -> None:
+    env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=strong_secret())
+
+    result = run(["-c", LOG_ONE_LINE], env)
+
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (line["level"], line["logger"], line["message"]) == (
+        "INFO",
+        "bulktasks.example",
+        "hello world",
+    )
+    assert line["request_id"] is None
+
+
+def test_local_settings_log_plain_text_by_default_and_json_on_request() -> None:
+    text = run(["-c", LOG_ONE_LINE], clean_env(DJANGO_SETTINGS_MODULE="config.settings.local"))
+    json_lines = run(
+        ["-c", LOG_ONE_LINE],
+        clean_env(DJANGO_SETTINGS_MODULE="config.settings.local", LOG_FORMAT="json"),
+    )
+
+    assert text.stderr.strip().endswith("INFO bulktasks.example [-] hello world")
+    assert json.loads(json_lines.stderr.strip().splitlines()[-1])["message"] == "hello world"
+
+
+def test_an_unknown_log_format_stops_the_start() -> None:
+    env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.local", LOG_FORMAT="xml")
+
+    result = run(["-c", SETUP], env)
+
+    assert result.returncode != 0
+    assert "LOG_FORMAT" in result.stderr
 
 
 # --- The environment readers ----------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""The request id and the access log: one id per request, echoed back and logged with it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.core.signals import request_finished
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.functional import SimpleLazyObject, empty
+
+from core.logging import request_id_clean, request_id_new, request_id_var
+
+REQUEST_ID_HEADER = "X-Request-ID"
+access_logger = logging.getLogger("core.access")
+
+
+class RequestIdMiddleware:
+    """Give every request an id, log one access line for it, and echo it in ``X-Request-ID``.
+
+    It comes first in MIDDLEWARE, so that it also sees the answers other
+    middleware give on their own: a refused Host, a redirect to HTTPS, a 500.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        request_id = request_id_clean(request.META.get("HTTP_X_REQUEST_ID")) or request_id_new()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        # Not reset on the way out: Django logs 4xx and 5xx answers ("django.request")
+        # after the last middleware returns; request_finished clears it instead.
+        request_id_var.set(request_id)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        # Building the record costs more than the check: skip it when access logs are off.
+        if access_logger.isEnabledFor(logging.INFO):
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            access_logger.info(
+                "%s %s %s %.2fms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration_ms,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                    "user_id": _user_id(request),
+                },
+            )
+        return response
+
+
+@receiver(request_finished, dispatch_uid="core.middleware.request_id_forget")
+def _request_id_forget(**kwargs: object) -> None:
+    """The response is sent: log lines from now on belong to no request."""
+    request_id_var.set(None)
+
+
+def _user_id(request: HttpRequest) -> str | None:
+    """The id of the user the request was authenticated as, without querying for it."""
+    user = request.__dict__.get("user")
+    # Django's session user is lazy: if nothing looked at it, nobody was
+    # authenticated that way, and loading it now would cost a query.
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return None
+    pk = getattr(user, "pk", None)
+    return None if pk is None else str(pk)
