@@ -62,12 +62,23 @@ class ObjectIdField(models.CharField):
     def db_type(self, connection: Any) -> str:
         # Fixed-width, and on PostgreSQL no extra varchar_pattern_ops index per
         # key: ids are matched whole, never with LIKE.
-        return "char(24)"
+        return _fixed_width_id_type(connection)
 
     def rel_db_type(self, connection: Any) -> str:
-        return "char(24)"
+        return _fixed_width_id_type(connection)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_length"]
         return name, path, args, kwargs
+
+
+def _fixed_width_id_type(connection: Any) -> str:
+    """char(24), spelled so that Django's bulk inserts on PostgreSQL keep every character.
+
+    Django 5.2 bulk-inserts on PostgreSQL through ``UNNEST(%s::<type>[])`` with
+    the length stripped from the column type: ``char[]`` is ``char(1)[]`` and
+    cuts every id to its first character, while ``bpchar[]`` (the same type as
+    ``char``, unbounded) keeps them whole. ``bpchar(24)`` is ``char(24)``.
+    """
+    return "bpchar(24)" if connection.vendor == "postgresql" else "char(24)"
