@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from core import errors
 from core.errors import ErrorSpec
 from core.exceptions import ServiceError
+from core.unavailable import RETRY_AFTER_SECONDS, is_service_unavailable
 
 API_PREFIX = "/v1/"
 
@@ -45,10 +47,29 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    """Django's 500 hook: the envelope under /v1/, the stock page elsewhere."""
+    """Django's 500 hook: the envelope under /v1/, the stock page elsewhere; 503 if a service is away."""
+    # Django calls this hook while it handles the exception, so it is still current.
+    if is_service_unavailable(sys.exc_info()[1]):
+        return _service_unavailable(request)
     if request.path.startswith(API_PREFIX):
         return _json_error(errors.INTERNAL_ERROR)
     return defaults.server_error(request)
+
+
+def _service_unavailable(request: HttpRequest) -> HttpResponse:
+    """A 503 with Retry-After for an error raised outside the API views (middleware, admin)."""
+    error = errors.SERVICE_UNAVAILABLE
+    if request.path.startswith(API_PREFIX):
+        response: HttpResponse = _json_error(error)
+    else:
+        # No template: rendering one could itself need the service that is away.
+        response = HttpResponse(
+            f"<!doctype html><title>{error.message}</title><h1>{error.message}</h1>"
+            "<p>Please try again in a few seconds.</p>",
+            status=error.status,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
