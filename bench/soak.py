@@ -1,0 +1,216 @@
+"""Soak test: a constant rate of mixed reads and uploads at 80% of capacity, for a minute.
+
+    python bench/soak.py [--seconds 60] [--rate RPS | --target 0.8] [--web-workers 2]
+
+The service runs as in production: gunicorn with production settings on a fresh
+PostgreSQL database, and a Celery worker (with the sweeper) taking uploads from
+Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/0). Without --rate,
+capacity is measured first with a closed-loop ramp of the same mix (1, 2, 4...
+clients back to back until throughput stops growing), and the soak runs at
+--target times it. Every request is classified (2xx, other status, connection
+error); at the end every uploaded task must be completed with exactly the
+counters its file implies, and the people imported must be the valid lines,
+once each. Results go to bench/results/soak.json; the exit status is 1 if any
+request failed or any check did not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import machine, save
+from bench.load import (
+    DEFAULT_MIX,
+    Client,
+    Sample,
+    closed_loop,
+    open_loop,
+    percentile,
+    print_table,
+    session,
+    summarize,
+)
+from bench.stack import DEFAULT_REDIS_URL, Stack, check_uploads, wait_until_finished
+
+PORT = 8766
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    """``get=45,list=25,lines=20,upload=10`` as a dict."""
+    mix = {}
+    for part in text.split(","):
+        kind, _, weight = part.partition("=")
+        mix[kind.strip()] = int(weight)
+    unknown = set(mix) - set(DEFAULT_MIX)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown kinds {sorted(unknown)}")
+    return mix
+
+
+async def measure_capacity(
+    client: Client, mix: dict[str, int], seconds: float, at_least: int
+) -> tuple[float, list[dict[str, Any]], list[Sample]]:
+    """Closed-loop ramp: double the clients (to ``at_least`` whatever happens) until
+    throughput grows by less than 5%."""
+    steps: list[dict[str, Any]] = []
+    samples: list[Sample] = []
+    best = 0.0
+    concurrency = 1
+    while concurrency <= 64:
+        rps, step_samples = await closed_loop(
+            client, concurrency=concurrency, seconds=seconds, mix=mix
+        )
+        samples.extend(step_samples)
+        errors = sum(1 for s in step_samples if not s.ok)
+        latencies = [s.latency_ms for s in step_samples]
+        steps.append(
+            {
+                "clients": concurrency,
+                "rps": round(rps, 1),
+                "p50_ms": round(percentile(latencies, 0.5), 1),
+                "p99_ms": round(percentile(latencies, 0.99), 1),
+                "errors": errors,
+            }
+        )
+        print(
+            f"  {concurrency:3d} clients: {rps:7.1f} req/s, p50 {steps[-1]['p50_ms']:6.1f} ms,"
+            f" p99 {steps[-1]['p99_ms']:7.1f} ms, errors {errors}"
+        )
+        if rps < best * 1.05 and concurrency >= at_least:
+            break
+        best = max(best, rps)
+        concurrency *= 2
+    return max(step["rps"] for step in steps), steps, samples
+
+
+async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
+    prefix = f"soak{int(time.time())}"
+    async with session() as http:
+        client = Client(
+            http,
+            stack.base,
+            stack.organization,
+            stack.token,
+            read_task_ids=stack.task_ids,
+            lines_task_id=stack.completed_task_id,
+            prefix=prefix,
+            upload_lines=args.upload_lines,
+        )
+        await closed_loop(client, concurrency=2, seconds=3, mix=args.mix)  # warm up
+        ramp: list[dict[str, Any]] = []
+        ramp_samples: list[Sample] = []
+        if args.rate:
+            capacity, rate = None, args.rate
+        else:
+            print("Measuring capacity (closed loop, same mix):")
+            # Past twice as many clients as gunicorn workers, requests only queue.
+            capacity, ramp, ramp_samples = await measure_capacity(
+                client, args.mix, args.ramp_seconds, at_least=4 * args.web_workers
+            )
+            rate = round(capacity * args.target, 1)
+        # Start the soak with no backlog left from the ramp.
+        backlog_seconds, _ = wait_until_finished(
+            stack.database_url,
+            [task_id for upload in client.uploads for task_id in upload.task_ids],
+            timeout=args.drain_timeout,
+        )
+        print(f"Soak: {rate} req/s for {args.seconds} s ...")
+        load_before = os.getloadavg()
+        started = time.monotonic()
+        samples = await open_loop(client, rate=rate, seconds=args.seconds, mix=args.mix)
+        elapsed = time.monotonic() - started
+        load_after = os.getloadavg()
+        soak_uploads = {s.upload for s in samples if s.kind == "upload"}
+        task_ids = [t for u in client.uploads if u.number in soak_uploads for t in u.task_ids]
+        drain_seconds, _ = wait_until_finished(
+            stack.database_url, task_ids, timeout=args.drain_timeout
+        )
+        checks = check_uploads(stack.database_url, client.uploads, prefix)
+
+    table = summarize(samples)
+    send_lag = [(s.sent - s.due) * 1000 for s in samples]
+    return {
+        "rate": rate,
+        "capacity_rps": capacity,
+        "ramp": ramp,
+        "ramp_errors": sum(1 for s in ramp_samples if not s.ok),
+        "ramp_backlog_drain_seconds": round(backlog_seconds, 1),
+        "seconds": args.seconds,
+        "achieved_rps": round(len(samples) / elapsed, 1),
+        "generator_send_lag_p99_ms": round(percentile(send_lag, 0.99), 1),
+        "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "by_kind": table,
+        "uploads_during_soak": len(soak_uploads),
+        "drain_seconds_after_soak": round(drain_seconds, 1),
+        "checks": checks,
+        "web_worker_boots": stack.web_worker_boots(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, help="requests/s; default: --target x capacity")
+    parser.add_argument("--target", type=float, default=0.8, help="fraction of capacity")
+    parser.add_argument("--ramp-seconds", type=float, default=5, help="per ramp step")
+    parser.add_argument("--mix", type=parse_mix, default=dict(DEFAULT_MIX))
+    parser.add_argument("--upload-lines", type=int, default=10, help="lines per uploaded CSV")
+    parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--worker-concurrency", type=int, default=1)
+    parser.add_argument("--drain-timeout", type=float, default=300)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    args = parser.parse_args()
+
+    stack = Stack(
+        "bulktasks_bench_soak",
+        port=PORT,
+        redis_url=args.redis_url,
+        web_workers=args.web_workers,
+        worker_concurrency=args.worker_concurrency,
+    )
+    print(
+        f"Starting gunicorn ({args.web_workers} workers) and a Celery worker; logs in {stack.logs}"
+    )
+    with stack:
+        result = asyncio.run(run(args, stack))
+
+    params = {k: v for k, v in vars(args).items() if k != "redis_url"}
+    command = "python bench/soak.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in params.items() if v is not None and k != "mix"
+    )
+    path = save("soak", {"command": command, "machine": machine(), "params": params, **result})
+    print()
+    print_table(result["by_kind"])
+    checks = result["checks"]
+    print(
+        f"\nrate {result['rate']} req/s (capacity {result['capacity_rps']}), achieved"
+        f" {result['achieved_rps']}; generator send lag p99 {result['generator_send_lag_p99_ms']} ms"
+    )
+    print(
+        f"uploads: {checks['uploads_created']} created, {checks['tasks_completed_right']} completed"
+        f" with the right counts; people {checks['people_imported']} / expected"
+        f" {checks['people_expected']}; queue drained {result['drain_seconds_after_soak']} s"
+        f" after the load; gunicorn worker boots {result['web_worker_boots']}"
+    )
+    print(f"saved {path}")
+    failed = (
+        result["by_kind"]["all"]["ok"] != result["by_kind"]["all"]["requests"]
+        or result["ramp_errors"]
+        or not checks["ok"]
+        or result["web_worker_boots"] != args.web_workers
+    )
+    if failed:
+        print("SOAK FAILED: see the errors and checks above")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
