@@ -165,3 +165,23 @@ def test_database_defaults_to_a_sqlite_file_under_var() -> None:
     engine, name = result.stdout.split()
     assert engine == "django.db.backends.sqlite3"
     assert Path(name) == PROJECT_ROOT / "var" / "db.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "expected"),
+    [
+        ("postgres://app@db.internal:5432/app", {}, "5"),
+        ("postgres://app@db.internal:5432/app", {"DATABASE_CONNECT_TIMEOUT": "2"}, "2"),
+        ("postgres://app@db.internal:5432/app?connect_timeout=9", {}, "9"),
+    ],
+    ids=["default", "from-the-environment", "from-the-url"],
+)
+def test_postgresql_connections_give_up_after_a_few_seconds(
+    url: str, environ: dict[str, str], expected: str
+) -> None:
+    script = "from config.settings import base; print(base.DATABASES['default']['OPTIONS']['connect_timeout'])"
+
+    result = run(["-c", script], clean_env(DATABASE_URL=url, **environ))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
