@@ -131,8 +131,9 @@ def outage_report(
         return {"recovered": False}
     later_stops = [at for event, at in timeline.events if event.endswith(" stop") and at > up]
     end = min(later_stops, default=float("inf"))
-    during = [s for s in samples if stop <= s.sent <= up]
-    after = sorted((s for s in samples if up < s.sent < end), key=lambda s: s.sent)
+    during = [s for s in samples if s.done >= stop and s.sent <= up]  # overlapping the outage
+    # Answered before the next fault began, or that fault would be counted here.
+    after = sorted((s for s in samples if s.sent > up and s.done < end), key=lambda s: s.sent)
     tail = [s for s in after if s.sent > up + settle / 2]
     not_ok_after = [s for s in after if not s.ok]
     first_ok = next((s for s in after if s.ok), None)
@@ -168,6 +169,8 @@ async def run(args: argparse.Namespace, stack: Stack, services: dict[str, Any]) 
             lines_task_id=stack.completed_task_id,
             prefix=prefix,
             upload_lines=args.upload_lines,
+            big_every=args.big_every,
+            big_lines=args.big_lines,
         )
         stop = asyncio.Event()
         longest = args.settle * (len(services) + 1) + (args.outage + 90) * len(services)
@@ -196,7 +199,7 @@ async def run(args: argparse.Namespace, stack: Stack, services: dict[str, Any]) 
     bad = [s for s in samples if s.outcome not in ACCEPTABLE]
     phases: dict[str, list[Sample]] = {}
     for sample in samples:
-        phases.setdefault(timeline.phase(sample.sent), []).append(sample)
+        phases.setdefault(timeline.phase(sample.done), []).append(sample)  # when it was answered
     outages = {name: outage_report(samples, timeline, name, args.settle) for name in services}
     return {
         "timeline": [(event, round(at - timeline.start, 2)) for event, at in timeline.events],
@@ -230,6 +233,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=12, help="seconds of load between faults")
     parser.add_argument("--only", choices=["postgres", "redis"], help="one fault only")
     parser.add_argument("--upload-lines", type=int, default=300)
+    parser.add_argument("--big-every", type=int, default=5, help="every Nth upload is big")
+    parser.add_argument("--big-lines", type=int, default=3000, help="lines of a big upload")
     parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--drain-timeout", type=float, default=180)
     parser.add_argument(

@@ -122,6 +122,8 @@ class Client:
         lines_task_id: str,
         prefix: str,
         upload_lines: int,
+        big_every: int = 0,
+        big_lines: int = 0,
     ) -> None:
         self.session = session
         self.collection = f"{base}/v1/organizations/{organization}/bulk-tasks"
@@ -130,12 +132,18 @@ class Client:
         self.lines_task_id = lines_task_id
         self.prefix = prefix
         self.upload_lines = upload_lines
+        # Every big_every-th upload has big_lines lines: a task long enough to be
+        # caught mid-processing by a fault.
+        self.big_every = big_every
+        self.big_lines = big_lines
         self.uploads: list[Upload] = []
         self.random = random.Random(7)  # noqa: S311 - a load mix, not a secret
 
     def new_upload(self) -> Upload:
         """The next logical upload, with fresh people so that its counts are known in advance."""
-        upload = upload_csv(self.prefix, len(self.uploads) + 1, self.upload_lines)
+        number = len(self.uploads) + 1
+        big = self.big_every and number % self.big_every == 0
+        upload = upload_csv(self.prefix, number, self.big_lines if big else self.upload_lines)
         self.uploads.append(upload)
         return upload
 
@@ -309,3 +317,27 @@ def print_table(table: dict[str, dict[str, Any]]) -> None:
             f"{kind:8s} {row['requests']:9d} {row['ok']:8d} {row['non_2xx']:8d} "
             f"{row['connection_errors']:9d} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} {row['max_ms']:8.1f}"
         )
+
+
+def windows(samples: list[Sample], seconds: float = 10) -> list[dict[str, Any]]:
+    """Requests, failures and latency per window of the schedule: is the service steady?"""
+    if not samples:
+        return []
+    start = min(s.due for s in samples)
+    buckets: dict[int, list[Sample]] = {}
+    for sample in samples:
+        buckets.setdefault(int((sample.due - start) // seconds), []).append(sample)
+    rows = []
+    for index in sorted(buckets):
+        chosen = buckets[index]
+        latencies = [s.latency_ms for s in chosen]
+        rows.append(
+            {
+                "from_s": index * seconds,
+                "requests": len(chosen),
+                "failed": sum(1 for s in chosen if not s.ok),
+                "p50_ms": round(percentile(latencies, 0.5), 1),
+                "p99_ms": round(percentile(latencies, 0.99), 1),
+            }
+        )
+    return rows

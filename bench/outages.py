@@ -145,9 +145,10 @@ class Postgres:
         run(self.stop_command)
 
     def start(self) -> float:
-        """Start it and wait until it answers; return the seconds that took."""
+        """Start it (unless it already answers) and wait until it answers; return the seconds."""
         started = time.monotonic()
-        run(self.start_command)
+        if not self.is_up():
+            run(self.start_command)
         wait_until(self.is_up, timeout=60, what="PostgreSQL did not come back")
         return time.monotonic() - started
 
@@ -230,9 +231,10 @@ class Redis:
         wait_until(lambda: not self.is_up(), timeout=30, what="Redis did not stop")
 
     def start(self) -> float:
-        """Start it and wait until it answers; return the seconds that took."""
+        """Start it (unless it already answers) and wait until it answers; return the seconds."""
         started = time.monotonic()
-        run(self.start_command)
+        if not self.is_up():
+            run(self.start_command)
         wait_until(self.is_up, timeout=30, what="Redis did not come back")
         return time.monotonic() - started
 

@@ -37,6 +37,7 @@ from bench.load import (
     print_table,
     session,
     summarize,
+    windows,
 )
 from bench.stack import DEFAULT_REDIS_URL, Stack, check_uploads, wait_until_finished
 
@@ -124,9 +125,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         )
         print(f"Soak: {rate} req/s for {args.seconds} s ...")
         load_before = os.getloadavg()
-        started = time.monotonic()
         samples = await open_loop(client, rate=rate, seconds=args.seconds, mix=args.mix)
-        elapsed = time.monotonic() - started
         load_after = os.getloadavg()
         soak_uploads = {s.upload for s in samples if s.kind == "upload"}
         task_ids = [t for u in client.uploads if u.number in soak_uploads for t in u.task_ids]
@@ -144,7 +143,10 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "ramp_errors": sum(1 for s in ramp_samples if not s.ok),
         "ramp_backlog_drain_seconds": round(backlog_seconds, 1),
         "seconds": args.seconds,
-        "achieved_rps": round(len(samples) / elapsed, 1),
+        # Requests sent per second of schedule, and answers per second until the last one.
+        "sent_rps": round(len(samples) / (max(s.sent for s in samples) - samples[0].due), 1),
+        "answered_rps": round(len(samples) / (max(s.done for s in samples) - samples[0].due), 1),
+        "windows_10s": windows(samples),
         "generator_send_lag_p99_ms": round(percentile(send_lag, 0.99), 1),
         "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "by_kind": table,
@@ -191,8 +193,17 @@ def main() -> None:
     print_table(result["by_kind"])
     checks = result["checks"]
     print(
-        f"\nrate {result['rate']} req/s (capacity {result['capacity_rps']}), achieved"
-        f" {result['achieved_rps']}; generator send lag p99 {result['generator_send_lag_p99_ms']} ms"
+        f"\nrate {result['rate']} req/s (capacity {result['capacity_rps']}); sent"
+        f" {result['sent_rps']}/s, answered {result['answered_rps']}/s; generator send lag p99"
+        f" {result['generator_send_lag_p99_ms']} ms; load average before/after"
+        f" {result['load_average_before_after']}"
+    )
+    print(
+        "every 10 s: "
+        + "  ".join(
+            f"{w['from_s']:.0f}s p50 {w['p50_ms']:.0f} p99 {w['p99_ms']:.0f} ms"
+            for w in result["windows_10s"]
+        )
     )
     print(
         f"uploads: {checks['uploads_created']} created, {checks['tasks_completed_right']} completed"
