@@ -39,7 +39,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import POSTGRES_ADMIN_URL, machine, save
-from bench.load import Client, Sample, open_loop, percentile, print_table, session, summarize
+from bench.load import (
+    Client,
+    Sample,
+    open_loop,
+    percentile,
+    print_table,
+    send_again,
+    session,
+    summarize,
+)
 from bench.outages import Postgres, PrivateServers, Redis
 from bench.stack import DEFAULT_REDIS_URL, Stack, check_uploads, wait_until_finished
 
@@ -95,27 +104,6 @@ async def outage(timeline: Timeline, service: Postgres | Redis, name: str, secon
         timeline.mark(f"{name} start")
         await asyncio.to_thread(service.start)
         timeline.mark(f"{name} up")
-
-
-async def send_again(client: Client, samples: list[Sample], attempts: int = 10) -> dict[str, Any]:
-    """Send every upload that got no 2xx again, with its Idempotency-Key, until one is accepted."""
-    answered = {s.upload for s in samples if s.kind == "upload" and s.ok}
-    refused = [u for u in client.uploads if u.number not in answered]
-    accepted = replayed = 0
-    for upload in refused:
-        for _ in range(attempts):
-            before = set(upload.task_ids)
-            sample = await client.send("upload", time.monotonic(), upload)
-            if sample.ok:
-                accepted += 1
-                replayed += bool(before)
-                break
-            await asyncio.sleep(1)
-    return {
-        "uploads_sent_again": len(refused),
-        "accepted_on_retry": accepted,
-        "never_accepted": len(refused) - accepted,
-    }
 
 
 def outage_report(

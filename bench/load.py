@@ -212,6 +212,29 @@ class Client:
             return response.status, response.headers, await response.read()
 
 
+async def send_again(client: Client, samples: list[Sample], attempts: int = 10) -> dict[str, Any]:
+    """Send every upload that got no 2xx again, with its Idempotency-Key, until one is accepted.
+
+    As a client honouring Retry-After would. An upload whose answer never came
+    (a timeout, a cut connection) may have been created: the same key then
+    returns the task it created, so its id becomes known and nothing is doubled.
+    """
+    answered = {s.upload for s in samples if s.kind == "upload" and s.ok}
+    unanswered = [upload for upload in client.uploads if upload.number not in answered]
+    accepted = 0
+    for upload in unanswered:
+        for _ in range(attempts):
+            if (await client.send("upload", time.monotonic(), upload)).ok:
+                accepted += 1
+                break
+            await asyncio.sleep(1)
+    return {
+        "uploads_sent_again": len(unanswered),
+        "accepted_on_retry": accepted,
+        "never_accepted": len(unanswered) - accepted,
+    }
+
+
 def session(timeout: float = 30.0) -> aiohttp.ClientSession:
     """An HTTP session with enough connections for an open-loop schedule."""
     return aiohttp.ClientSession(
