@@ -50,10 +50,6 @@ test-postgres: install
 test-workers: install
 	$(BIN)/pytest -m worker
 
-$(VENV)/.installed-bench: $(VENV)/.installed
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
-	touch $@
-
 ## bench: API and import benchmarks on this machine's PostgreSQL (BENCH_POSTGRES_URL),
 ## written to bench/results/ and docs/benchmarks.md with the plots; needs wrk
 bench: $(VENV)/.installed-bench
@@ -88,3 +84,20 @@ format: install
 
 clean:
 	rm -rf $(VENV) var/db.sqlite3* var/test.sqlite3* var/media var/broker var/celerybeat-schedule* .pytest_cache
+
+# --- Load and fault tests: not part of `make test` (see docs/resilience.md) ---
+.PHONY: soak faults
+
+$(VENV)/.installed-bench: pyproject.toml constraints.txt | $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $@
+
+## soak: a minute of mixed reads and uploads at 80% of the measured capacity
+## (gunicorn + Celery on PostgreSQL and Redis); SOAK_ARGS passes options
+soak: $(VENV)/.installed-bench
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+## faults: restart PostgreSQL and stop Redis under load, then check that nothing
+## was lost (needs root: it stops and starts the services); FAULTS_ARGS passes options
+faults: $(VENV)/.installed-bench
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)

@@ -43,14 +43,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def fresh_postgres_database(name: str) -> str:
+def fresh_postgres_database(name: str, admin_url: str | None = None) -> str:
     """Drop and create a database; return its DATABASE_URL."""
     import psycopg
 
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+    admin_url = admin_url or POSTGRES_ADMIN_URL
+    with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgres://", 1)
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgres://", 1)
     return f"{base}/{name}"
 
 

@@ -31,6 +31,7 @@ from bulktasks.uploads import file_sha256, max_file_size, too_large_message
 from core.exceptions import (
     IdempotencyKeyReused,
     PayloadTooLarge,
+    ServiceUnavailable,
     UnknownAction,
     UnsupportedFileType,
 )
@@ -135,7 +136,9 @@ def bulk_task_create(
                     bulk_task=bulk_task,
                 )
             if enqueue:
-                transaction.on_commit(lambda: bulk_task_enqueue(bulk_task_id=bulk_task_id))
+                transaction.on_commit(
+                    lambda: _bulk_task_enqueue_or_withdraw(bulk_task_id=bulk_task_id, key=key)
+                )
     except IntegrityError:
         storage.delete(key)
         if idempotency_key and created_by is not None:
@@ -190,6 +193,29 @@ def bulk_task_enqueue(*, bulk_task_id: str) -> bool:
         )
         return False
     return True
+
+
+def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
+    """Queue a new upload's task; if the broker is away, take the upload back and answer 503.
+
+    A task left pending would be queued by the sweeper once the broker is back,
+    but the client, told nothing went wrong, could not tell it from one that is
+    merely slow; and a client told to retry would upload the file twice. So the
+    task is withdrawn (row, idempotency key, stored file) and the client retries
+    a request that left nothing behind. A task a worker already claimed did reach
+    the queue, whatever the publish said: it stays.
+    """
+    if bulk_task_enqueue(bulk_task_id=bulk_task_id):
+        return
+    withdrawn, _ = BulkTask.objects.filter(
+        pk=bulk_task_id, status=BulkTask.Status.PENDING, attempts=0
+    ).delete()
+    if not withdrawn:
+        return
+    bulk_task_storage().delete(key)
+    raise ServiceUnavailable(
+        "The task could not be queued, so the upload was not kept; retry in a few seconds"
+    )
 
 
 @transaction.atomic

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from core import errors
 from core.errors import ErrorSpec
 from core.exceptions import ServiceError
+from core.unavailable import RETRY_AFTER_SECONDS, is_service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if wait is not None:
         headers["Retry-After"] = str(math.ceil(wait))
     elif error is errors.SERVICE_UNAVAILABLE:
-        headers["Retry-After"] = "5"
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return error_response(error, message, headers)
 
 
@@ -82,9 +82,9 @@ def _classify(exc: Exception) -> tuple[ErrorSpec, str | None]:
         return errors.PAYLOAD_TOO_LARGE, None
     if isinstance(exc, SuspiciousOperation):
         return errors.MALFORMED_REQUEST, None
-    if isinstance(exc, OperationalError | InterfaceError):
-        # The database went away or refused a connection: the client may retry.
-        logger.warning("database unavailable: %s", exc)
+    if is_service_unavailable(exc):
+        # The database or the broker went away or refused a connection: the client may retry.
+        logger.warning("backing service unavailable: %s", exc)
         return errors.SERVICE_UNAVAILABLE, None
     logger.error("unhandled error", exc_info=exc)
     return errors.INTERNAL_ERROR, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from core.errors import ErrorSpec
 from core.exceptions import ServiceError, ServiceUnavailable
 from core.health import health_readiness_checks
 from core.responses import envelope
+from core.unavailable import RETRY_AFTER_SECONDS, is_service_unavailable
 
 API_PREFIX = "/v1/"
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
@@ -104,10 +106,33 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    """Django's 500 hook: the envelope under /v1/ and for probes, the stock page elsewhere."""
+    """Django's 500 hook: the envelope under /v1/ and for probes, the stock page elsewhere.
+
+    A backing service that is away (the database, the broker) is a 503 with
+    ``Retry-After`` instead, wherever it was raised.
+    """
+    # Django calls this hook while it handles the exception, so it is still current.
+    if is_service_unavailable(sys.exc_info()[1]):
+        return _service_unavailable(request)
     if _wants_json(request):
         return _json_error(errors.INTERNAL_ERROR)
     return defaults.server_error(request)
+
+
+def _service_unavailable(request: HttpRequest) -> HttpResponse:
+    """A 503 with Retry-After for an error raised outside the API views (middleware, admin)."""
+    error = errors.SERVICE_UNAVAILABLE
+    if _wants_json(request):
+        response: HttpResponse = _json_error(error)
+    else:
+        # No template: rendering one could itself need the service that is away.
+        response = HttpResponse(
+            f"<!doctype html><title>{error.message}</title><h1>{error.message}</h1>"
+            "<p>Please try again in a few seconds.</p>",
+            status=error.status,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -389,3 +389,23 @@ def test_env_rate_reads_a_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     default = env_rate("SOME_RATE", "1/min")
 
     assert (configured, default) == ("10/hour", "1/min")
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "expected"),
+    [
+        ("postgres://app@db.internal:5432/app", {}, "5"),
+        ("postgres://app@db.internal:5432/app", {"DATABASE_CONNECT_TIMEOUT": "2"}, "2"),
+        ("postgres://app@db.internal:5432/app?connect_timeout=9", {}, "9"),
+    ],
+    ids=["default", "from-the-environment", "from-the-url"],
+)
+def test_postgresql_connections_give_up_after_a_few_seconds(
+    url: str, environ: dict[str, str], expected: str
+) -> None:
+    script = "from config.settings import base; print(base.DATABASES['default']['OPTIONS']['connect_timeout'])"
+
+    result = run(["-c", script], clean_env(DATABASE_URL=url, **environ))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
