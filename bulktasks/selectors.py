@@ -20,8 +20,19 @@ class ReportLines:
     errored: list[tuple[int, str]] = field(default_factory=list)
 
 
-_tasks = RowReader(BulkTask, "t")
-_creators = RowReader(User, "u")
+# What the API shows of a task and of its creator; the worker's bookkeeping
+# (lease, checkpoint, start and end times) stays deferred.
+_tasks = RowReader(
+    BulkTask,
+    "t",
+    only=(
+        "organization", "status", "action", "override", "file_original_name", "file_mimetype",
+        "file_size", "file_bucket", "file_key", "file_location", "file_region", "file_checksum",
+        "storage_provider", "num_items", "num_inserts", "num_updates", "num_skips", "num_errors",
+        "error", "created_by", "created_at", "updated_at",
+    ),
+)  # fmt: skip
+_creators = RowReader(User, "u", only=("email", "first_name", "last_name", "picture"))
 
 
 @functools.cache
@@ -46,7 +57,9 @@ def bulk_task_get(*, organization: Organization, bulk_task_id: str) -> BulkTask 
         return None
     bulk_task = _tasks.instance(row[: len(_tasks)])
     creator_row = row[len(_tasks) :]
-    creator = _creators.instance(creator_row) if creator_row[0] is not None else None
+    creator = (
+        _creators.instance(creator_row) if creator_row[_creators.pk_position] is not None else None
+    )
     BulkTask._meta.get_field("created_by").set_cached_value(bulk_task, creator)  # type: ignore[union-attr]
     return bulk_task
 

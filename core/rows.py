@@ -20,13 +20,21 @@ Converter = Callable[[Any, Any, Any], Any]
 
 
 class RowReader(Generic[M]):
-    """The columns of a model under a table alias, and instances built from them."""
+    """The columns of a model (all, or ``only`` some) under a table alias, and instances built from them."""
 
-    def __init__(self, model: type[M], alias: str) -> None:
+    def __init__(self, model: type[M], alias: str, *, only: Sequence[str] | None = None) -> None:
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        # With ``only``, the other fields are deferred, as ``QuerySet.only`` leaves
+        # them: each timestamp the database sends costs a time-zone conversion.
+        self.fields = [
+            field
+            for field in model._meta.concrete_fields
+            if only is None or field.name in only or field.primary_key
+        ]
         self.attnames = [field.attname for field in self.fields]
+        # Where the primary key is in a row: NULL there means a LEFT JOIN found nothing.
+        self.pk_position = next(i for i, field in enumerate(self.fields) if field.primary_key)
         self._converters: dict[str, list[tuple[int, list[Converter], Any]]] = {}
         self._columns: dict[str, str] = {}
 

@@ -25,8 +25,14 @@ class OrganizationAccess:
         return permission in self.permissions
 
 
-_users = RowReader(User, "u")
-_organizations = RowReader(Organization, "o")
+# What a request needs of the caller and the organization; the rest stays
+# deferred (and is loaded if something reads it after all).
+_users = RowReader(
+    User,
+    "u",
+    only=("email", "first_name", "last_name", "picture", "is_active", "is_staff", "is_superuser"),
+)
+_organizations = RowReader(Organization, "o", only=("slug", "name"))
 
 
 @dataclass(frozen=True, slots=True)
