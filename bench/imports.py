@@ -55,13 +55,15 @@ def timed(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)  # noqa: S603
-        if samples is not None:
-            while process.poll() is None:
-                rss = rss_mib(process.pid)
-                if rss is not None:
-                    samples.append((round(time.monotonic() - started, 2), round(rss, 1)))
-                time.sleep(0.5)
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            # wait4 reaps the process and gives its own peak RSS; WNOHANG lets us sample meanwhile.
+            pid, status, usage = os.wait4(process.pid, 0 if samples is None else os.WNOHANG)
+            if pid:
+                break
+            rss = rss_mib(process.pid)
+            if rss is not None and samples is not None:
+                samples.append((round(time.monotonic() - started, 2), round(rss, 1)))
+            time.sleep(0.5)
         elapsed = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -159,6 +161,12 @@ def main() -> None:
     results["parse_and_validate_only"] = json.loads(out.strip().splitlines()[-1])
     print(
         f"read + validate only: {results['parse_and_validate_only']['lines_per_second']:,.0f} lines/s"
+    )
+    env = prepare("postgresql", "bulktasks_bench_copy")
+    _, _, out = timed([PYTHON, "bench/copy_only.py", str(csv)], env)
+    results["copy_only_postgresql"] = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"COPY only, PostgreSQL: {results['copy_only_postgresql']['lines_per_second']:,.0f} lines/s"
     )
     for engine in ("postgresql", "sqlite"):
         env = prepare(engine, "bulktasks_bench_import")

@@ -94,6 +94,22 @@ def import_section(imports: dict[str, Any]) -> list[str]:
                 f"| {label} | {row['seconds']:.1f} | {row['lines_per_second']:,.0f} | {row['peak_rss_mib']:.0f} |"
             )
     rows.append("")
+    bounds = [
+        (
+            "parse_and_validate_only",
+            "read and validate every line, write nothing (bench/parse_only.py)",
+        ),
+        (
+            "copy_only_postgresql",
+            "COPY the same users and memberships, nothing else (bench/copy_only.py)",
+        ),
+    ]
+    if any(key in r for key, _ in bounds):
+        rows += ["Bounds measured in the same run:", "", "| Bound | lines/s |", "|---|---:|"]
+        for key, label in bounds:
+            if key in r:
+                rows.append(f"| {label} | {r[key]['lines_per_second']:,.0f} |")
+        rows.append("")
     for engine in ("postgresql", "sqlite"):
         ratio = r.get(f"ratio_{engine}", {}).get("ours_over_reference")
         if ratio:
