@@ -59,6 +59,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Authenticate, resolve the organization, validate the path, check permissions and limits."""
         self.throttle_scope = self.throttle_scopes.get(request.method or "", "reads")
+        self._caller_confirmed = False
         super().initial(request, *args, **kwargs)
         caller = organization_access_get(
             user_id=str(request.user.pk), organization_id_or_slug=kwargs["organization_id"]
@@ -67,12 +68,23 @@ class OrganizationViewSet(viewsets.GenericViewSet):
             raise InvalidToken()
         # From here on, the user as the database holds them, not the token's placeholder.
         request.user = caller.user
+        self._caller_confirmed = True
+        self.check_throttles(request)
         self.validate_path_parameters(kwargs)
         if caller.access is None:
             raise EntityNotFound()
         self.check_organization_permissions(request, caller.access)
         self.organization_access = caller.access
         self.check_organization_throttles(request)
+
+    def check_throttles(self, request: Request) -> None:
+        """Count the request against the caller's budget, once the database confirmed the caller.
+
+        DRF checks throttles inside ``initial``, before the user is loaded: a
+        token of a deactivated user must get its 401, not a 429 nor a count.
+        """
+        if getattr(self, "_caller_confirmed", True):
+            super().check_throttles(request)
 
     def validate_path_parameters(self, kwargs: dict[str, Any]) -> None:
         """Answer 400, naming the parameter, for a path value of the wrong shape."""

@@ -161,10 +161,29 @@ def test_probing_organizations_spends_the_callers_own_budget(
     assert_throttled(get(api_client, prober, tasks_url("acme")))
 
 
-def test_requests_without_a_token_are_401_not_counted(api_client, throttle_rates, organization):
+def test_requests_without_a_token_are_401_not_counted(
+    api_client, throttle_rates, organization, make_member
+):
     throttle_rates(**{"reads.user": "1/min", "reads.organization": "1/min"})
+    user = make_member(organization, READ)
 
     statuses = [api_client.get(tasks_url("acme")).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 401]
+    # The organization's budget of one is still whole.
+    assert get(api_client, user, tasks_url("acme")).status_code == 200
+
+
+def test_a_deactivated_users_token_is_401_however_often_it_comes(
+    api_client, throttle_rates, organization, make_member
+):
+    throttle_rates(**{"reads.user": "1/min", "reads.organization": "100/min"})
+    user = make_member(organization, READ)
+    assert get(api_client, user, tasks_url("acme")).status_code == 200
+    user.is_active = False
+    user.save()
+
+    statuses = [get(api_client, user, tasks_url("acme")).status_code for _ in range(3)]
 
     assert statuses == [401, 401, 401]
 
