@@ -35,11 +35,14 @@ from config.env import parse_rate
 
 logger = logging.getLogger(__name__)
 
-# A cache that cannot be reached lets requests through: a rate limiter must not
-# take the whole API down with it. Anything else is a bug and is raised.
+# A cache that cannot be reached, or cannot write (a replica left read-only
+# after a failover, out of memory), lets requests through: a rate limiter must
+# not take the whole API down with it. Anything else is a bug and is raised.
 CACHE_UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
 )
 
 
