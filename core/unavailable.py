@@ -30,6 +30,16 @@ _UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+# SQLite reports a missing table or column (a migration not applied, a bug) as
+# an OperationalError too; those are errors of the code, not of availability.
+_SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "syntax error")
+
+
 def is_service_unavailable(exc: BaseException | None) -> bool:
     """True when the exception says a database or broker did not answer; the client may retry."""
-    return isinstance(exc, _UNAVAILABLE)
+    if not isinstance(exc, _UNAVAILABLE):
+        return False
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__ == "sqlite3":
+        return not str(cause).startswith(_SQLITE_SCHEMA_ERRORS)
+    return True
