@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 
-from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase, UnreadablePostError
@@ -75,8 +74,11 @@ def _user_id(request: HttpRequest) -> str | None:
     return None if pk is None else str(pk)
 
 
-# Multipart framing around the largest file the API accepts.
-_MULTIPART_OVERHEAD = 64 * 1024
+# Bodies are drained only up to this size: reading more for a request that was
+# refused (perhaps without any credentials) would let anyone hold a worker with
+# a large upload. A larger refused body relies on the proxy in front, which
+# buffers request bodies (docs/production.md).
+DRAIN_MAX_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
 
 
@@ -87,8 +89,8 @@ class DrainRequestBodyMiddleware:
     database is away) is answered while the client is still sending the body.
     A server that then closes the socket with bytes unread makes the kernel
     send a TCP reset, and the client (or the proxy in front) sees a cut
-    connection instead of the answer. A body larger than the largest upload the
-    API accepts is left alone: it is refused with 413 from its declared length.
+    connection instead of the answer. A body over ``DRAIN_MAX_BYTES`` is left
+    alone.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -101,10 +103,9 @@ class DrainRequestBodyMiddleware:
 
 
 def request_body_drain(*, request: HttpRequest) -> int:
-    """Read and discard what is left of the body, up to the largest accepted; return the bytes read."""
+    """Read and discard what is left of a body of at most DRAIN_MAX_BYTES; return the bytes read."""
     declared = request.META.get("CONTENT_LENGTH") or ""
-    limit = int(settings.BULK_TASK_MAX_FILE_SIZE) + _MULTIPART_OVERHEAD
-    if not declared.isdigit() or not 0 < int(declared) <= limit:
+    if not declared.isdigit() or not 0 < int(declared) <= DRAIN_MAX_BYTES:
         return 0
     drained = 0
     # The client may hang up meanwhile; then there is nobody left to answer.

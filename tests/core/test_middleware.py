@@ -166,10 +166,8 @@ def test_the_rest_of_a_body_read_half_way_is_read(rf: RequestFactory):
     assert unread(request) == 0
 
 
-def test_a_body_declared_larger_than_any_accepted_upload_is_left_alone(
-    rf: RequestFactory, settings
-):
-    settings.BULK_TASK_MAX_FILE_SIZE = 10
+def test_a_body_over_the_drain_limit_is_left_alone(rf: RequestFactory, monkeypatch):
+    monkeypatch.setattr("core.middleware.DRAIN_MAX_BYTES", 64 * 1024 + 10)
     request = rf.post("/v1/anything", data=b"x" * (64 * 1024 + 11), content_type="text/csv")
 
     DrainRequestBodyMiddleware(answer_without_reading)(request)
