@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from core.logging import JsonFormatter, LogContextFilter
 from tests.factories import MembershipFactory, OrganizationFactory, RoleFactory, UserFactory
 from users import catalog
+from users.authentication import verified_tokens_forget
 from users.models import Organization, User
 
 
@@ -26,12 +27,14 @@ def bearer(user: User) -> str:
 
 @pytest.fixture(autouse=True)
 def _clear_caches() -> Iterator[None]:
-    """Start and end every test with empty caches, so that rate-limit counters never leak."""
+    """Start and end every test with empty caches: no rate-limit count nor verified token leaks."""
     for cache in caches.all():
         cache.clear()
+    verified_tokens_forget()
     yield
     for cache in caches.all():
         cache.clear()
+    verified_tokens_forget()
 
 
 @pytest.fixture

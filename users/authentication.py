@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed as JWTAuthenticationFailed
@@ -22,6 +24,18 @@ _BEARER = b"bearer"
 # checked on every request. Cleared whole when full: simple and thread-safe.
 _VERIFIED_TOKENS_MAX = 4096
 _verified_tokens: dict[bytes, Token] = {}
+
+
+def verified_tokens_forget() -> None:
+    """Empty this process's cache of verified tokens: each is judged afresh next time."""
+    _verified_tokens.clear()
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens_on_new_keys(*, setting: str, **kwargs: Any) -> None:
+    # A new signing key or algorithm must judge every token afresh.
+    if setting in ("SIMPLE_JWT", "SECRET_KEY"):
+        verified_tokens_forget()
 
 
 class BearerTokenAuthentication(JWTAuthentication):
