@@ -113,7 +113,7 @@ def auth_token_obtain(*, email: str, password: str) -> dict[str, str]:
 
 @transaction.atomic
 def auth_token_refresh(*, refresh: str) -> dict[str, str]:
-    """Exchange a refresh token of a still-active user for a new access token.
+    """Exchange a refresh token of a still-active user for a new access and refresh token.
 
     With rotation on (the default), the refresh token is revoked in the same
     transaction and a new one is returned: each refresh token is good for one

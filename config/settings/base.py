@@ -315,9 +315,3 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = logging_config(log_format=env_str("LOG_FORMAT", "json"), level=LOG_LEVEL)
 # Seconds /readyz waits for the broker to answer.
 HEALTH_CHECK_TIMEOUT = env_int("HEALTH_CHECK_TIMEOUT", 2)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # An unreachable database host must fail a request or a probe in seconds,
-    # not hold a gunicorn worker for the minutes a TCP connect can take.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
-    )
