@@ -131,6 +131,12 @@ class UsersImport(Action):
         changed_users: list[tuple[Any, ...]] = []
         touched: list[tuple[Any, ...]] = []
         passwords = _unusable_passwords(len(people))
+
+        def membership_row(user_id: str, line: int) -> tuple[Any, ...]:
+            # In _MEMBERSHIP_FIELDS order; the import and line make a later duplicate detectable.
+            return (object_id(), user_id, context.organization_id, True, now,
+                    context.bulk_task_id, line)  # fmt: skip
+
         for email, (line, person) in people.items():
             user, membership = known.get(email, (None, None))
             if user is None:
@@ -139,31 +145,11 @@ class UsersImport(Action):
                     (user_id, next(passwords), False, email, person.first_name,
                      person.last_name, person.picture, True, False, now, now)
                 )  # fmt: skip
-                new_memberships.append(
-                    (
-                        object_id(),
-                        user_id,
-                        context.organization_id,
-                        True,
-                        now,
-                        context.bulk_task_id,
-                        line,
-                    )
-                )
+                new_memberships.append(membership_row(user_id, line))
                 result.inserts += 1
                 continue
             if membership is None:
-                new_memberships.append(
-                    (
-                        object_id(),
-                        user.pk,
-                        context.organization_id,
-                        True,
-                        now,
-                        context.bulk_task_id,
-                        line,
-                    )
-                )
+                new_memberships.append(membership_row(user.pk, line))
                 result.inserts += 1
                 continue
             if membership.last_import_task_id == context.bulk_task_id:
