@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework.request import Request
 
 from core.throttling import RateThrottle
+from users.managers import UserManager
 
 
 class OrganizationThrottle(RateThrottle):
@@ -37,4 +38,5 @@ class EmailThrottle(RateThrottle):
         if not isinstance(email, str) or not email.strip():
             return None
         # Addresses match case-insensitively at login, so they count that way too.
-        return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        normalized = UserManager.normalize_email(email)
+        return hashlib.sha256(normalized.encode()).hexdigest()[:32]
