@@ -35,12 +35,16 @@ _DRF_ERRORS: tuple[tuple[type[Exception], ErrorSpec], ...] = (
 )
 
 
+def error_body(error: ErrorSpec, message: str | None = None) -> dict[str, Any]:
+    """The error envelope of a catalog entry: ``{"status": false, "error": {code, message}}``."""
+    return {"status": False, "error": {"code": error.code, "message": message or error.message}}
+
+
 def error_response(
     error: ErrorSpec, message: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
     """Build the error envelope for a catalog entry."""
-    body = {"status": False, "error": {"code": error.code, "message": message or error.message}}
-    return Response(body, status=error.status, headers=headers)
+    return Response(error_body(error, message), status=error.status, headers=headers)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from core import errors
 from core.errors import ErrorSpec
+from core.exception_handler import error_body
 from core.exceptions import ServiceError, ServiceUnavailable
 from core.health import health_readiness_checks
 from core.responses import envelope
@@ -91,8 +92,9 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _json_error(error: ErrorSpec, message: str | None = None) -> JsonResponse:
+    # Django calls these hooks outside DRF, so no renderer: the same body, as JSON here.
     return JsonResponse(
-        {"status": False, "error": {"code": error.code, "message": message or error.message}},
+        error_body(error, message),
         status=error.status,
         json_dumps_params={"separators": (",", ":")},
     )
