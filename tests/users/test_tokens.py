@@ -256,7 +256,7 @@ def test_a_token_issued_before_revocation_existed_is_rotated_too(api_client, rea
     assert replayed.status_code == 401
 
 
-def test_only_one_of_two_racing_refreshes_revokes_the_token(reader):
+def test_a_refresh_token_is_revoked_once_so_the_second_of_two_refreshes_loses(reader):
     token = RefreshToken.for_user(reader)
 
     assert refresh_token_revoke(token=token) is True
