@@ -148,13 +148,9 @@ async def run(args: argparse.Namespace, stack: Stack, services: dict[str, Any]) 
     prefix = f"faults{int(time.time())}"
     timeline = Timeline()
     async with session(timeout=30) as http:
-        client = Client(
+        client = Client.for_stack(
             http,
-            stack.base,
-            stack.organization,
-            stack.token,
-            read_task_ids=stack.task_ids,
-            lines_task_id=stack.completed_task_id,
+            stack,
             prefix=prefix,
             upload_lines=args.upload_lines,
             big_every=args.big_every,

@@ -16,9 +16,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from bench.stack import Stack
 
 KINDS = ("get", "list", "lines", "upload")
 DEFAULT_MIX = {"get": 45, "list": 25, "lines": 20, "upload": 10}
@@ -110,6 +113,22 @@ def classify(status: int, headers: Any, body: bytes) -> tuple[str, str]:
 
 class Client:
     """The four requests of the mix, against one organization, as one member."""
+
+    @classmethod
+    def for_stack(
+        cls, session: aiohttp.ClientSession, stack: Stack, *, prefix: str, **options: int
+    ) -> Client:
+        """A client of the service ``stack`` runs, as its demo reader."""
+        return cls(
+            session,
+            stack.base,
+            stack.organization,
+            stack.token,
+            read_task_ids=stack.task_ids,
+            lines_task_id=stack.completed_task_id,
+            prefix=prefix,
+            **options,
+        )
 
     def __init__(
         self,

@@ -156,13 +156,9 @@ def describe(step: dict[str, Any]) -> str:
 async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     prefix = f"soak{int(time.time())}"
     async with session() as http:
-        client = Client(
+        client = Client.for_stack(
             http,
-            stack.base,
-            stack.organization,
-            stack.token,
-            read_task_ids=stack.task_ids,
-            lines_task_id=stack.completed_task_id,
+            stack,
             prefix=prefix,
             upload_lines=args.upload_lines,
         )
