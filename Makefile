@@ -98,6 +98,6 @@ soak: $(VENV)/.installed-bench
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 ## faults: restart PostgreSQL and stop Redis under load, then check that nothing
-## was lost (needs root: it stops and starts the services); FAULTS_ARGS passes options
+## was lost; on throw-away servers unless FAULTS_ARGS=--shared-services (needs root)
 faults: $(VENV)/.installed-bench
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)

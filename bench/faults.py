@@ -1,7 +1,7 @@
 """Fault test: stop PostgreSQL, then Redis, under a light load of reads and uploads; lose nothing.
 
     python bench/faults.py [--rate 12] [--outage 5] [--settle 12] [--only postgres|redis]
-                           [--private-services]
+                           [--shared-services]
 
 The service runs as in production (gunicorn, production settings, a Celery
 worker with the sweeper, PostgreSQL, Redis). While an open-loop load runs:
@@ -18,11 +18,14 @@ Idempotency-Key, as a client honouring Retry-After would; then every upload
 must have exactly one task, completed with the counters its file implies, and
 the people imported must be exactly the valid lines, once each.
 
-This stops and starts the machine's PostgreSQL cluster and Redis server (found
-at run time, see bench/outages.py): run it as root (or as the services' own
-user), and not while others rely on them. Both are always started again, even
-if the test fails or is interrupted. --private-services runs the same test
-against a throw-away cluster and Redis server on free ports instead.
+By default it runs against a throw-away PostgreSQL cluster and Redis server on
+free ports, so that nothing else on the machine loses its services.
+--shared-services stops and starts the machine's own PostgreSQL cluster and
+Redis server instead (found at run time, see bench/outages.py): run that as root
+(or as the services' own user), and not while others rely on them. Both are
+always started again, even if the test fails or is interrupted; but a server
+started again by this script is no longer supervised by whatever started it at
+boot.
 """
 
 from __future__ import annotations
@@ -227,15 +230,15 @@ def main() -> None:
         help="print how each service would be stopped and started, and stop nothing",
     )
     parser.add_argument(
-        "--private-services",
+        "--shared-services",
         action="store_true",
-        help="run against a throw-away PostgreSQL cluster and Redis server on free ports",
+        help="stop and start the machine's own PostgreSQL and Redis instead of throw-away ones",
     )
     args = parser.parse_args()
     # A plain SIGTERM would skip the finally blocks that start the services again.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
 
-    private = PrivateServers() if args.private_services else None
+    private = None if args.shared_services else PrivateServers()
     result: dict[str, Any] | None = None
     postgres: Postgres | None = None
     redis: Redis | None = None
@@ -284,7 +287,7 @@ def main() -> None:
         for k, v in params.items()
         if v not in (None, False)
     )
-    name = "faults-private" if args.private_services else "faults"
+    name = "faults" if args.shared_services else "faults-private"
     path = save(name, {"command": command, "machine": machine(), "params": params, **result})
     report(result)
     print(f"saved {path}")
