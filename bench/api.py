@@ -2,9 +2,13 @@
 
     python bench/api.py [--seconds 10] [--rounds 3] [--connections 8] [--workers 2*nproc+1]
 
-Both endpoints are served by the same gunicorn, with production settings and
+Four endpoints answer the same JSON bytes (bench/floor.py): (a) the API's GET;
+(b) the floor, a plain Django view with no auth and no database; the floor plus
+one SELECT 1 round trip, the least an endpoint pays that must ask the database
+on every request; and the plain DRF view behind simplejwt's JWTAuthentication
+that the target is set against. The same gunicorn serves them, with production settings and
 persistent connections; wrk loads them in turn from a second process, round
-after round, so that the noise of this machine falls on both alike.
+after round, so that the noise of this machine falls on all alike.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,29 +112,42 @@ def main() -> None:
     try:
         body = _wait_for_body(api_path, token)
         body_file.write_bytes(body)
-        assert _get("/bench/floor", None) == body, "the floor must serve the same bytes"
-        wrk(BASE + api_path, 2, args.connections, token)  # warm up both
-        wrk(BASE + "/bench/floor", 2, args.connections, None)
+        endpoints = {
+            "floor": (BASE + "/bench/floor", None),
+            "select": (BASE + "/bench/floor-select", None),
+            "drf": (BASE + "/bench/drf", token),
+            "api": (BASE + api_path, token),
+        }
+        for url, bearer in endpoints.values():
+            assert _get(url.removeprefix(BASE), bearer) == body, f"{url} must serve the same bytes"
+            wrk(url, 2, args.connections, bearer)  # warm up every worker on each
         rounds = []
         for _ in range(args.rounds):
-            floor = wrk(BASE + "/bench/floor", args.seconds, args.connections, None)
-            api = wrk(BASE + api_path, args.seconds, args.connections, token)
-            rounds.append({"floor": floor, "api": api, "ratio": api["rps"] / floor["rps"]})
+            round_: dict[str, Any] = {
+                name: wrk(url, args.seconds, args.connections, bearer)
+                for name, (url, bearer) in endpoints.items()
+            }
+            round_["ratio"] = round_["api"]["rps"] / round_["floor"]["rps"]
+            round_["drf_ratio"] = round_["drf"]["rps"] / round_["floor"]["rps"]
+            round_["select_ratio"] = round_["select"]["rps"] / round_["floor"]["rps"]
+            rounds.append(round_)
             print(
-                f"floor {floor['rps']:8.0f} rps   api {api['rps']:8.0f} rps   ratio {api['rps'] / floor['rps']:.2f}"
+                "   ".join(f"{name} {round_[name]['rps']:6.0f} rps" for name in endpoints)
+                + f"   ratio {round_['ratio']:.2f}"
             )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
     summary = {
-        "floor_rps": median([r["floor"]["rps"] for r in rounds]),
-        "api_rps": median([r["api"]["rps"] for r in rounds]),
-        "floor_p50_ms": median([r["floor"]["p50_ms"] for r in rounds]),
-        "floor_p99_ms": median([r["floor"]["p99_ms"] for r in rounds]),
-        "api_p50_ms": median([r["api"]["p50_ms"] for r in rounds]),
-        "api_p99_ms": median([r["api"]["p99_ms"] for r in rounds]),
+        f"{name}_{figure}": median([r[name][figure] for r in rounds])
+        for name in endpoints
+        for figure in ("rps", "p50_ms", "p99_ms")
+    }
+    summary |= {
         "ratio": median([r["ratio"] for r in rounds]),
+        "drf_ratio": median([r["drf_ratio"] for r in rounds]),
+        "select_ratio": median([r["select_ratio"] for r in rounds]),
         "api_non_2xx": sum(r["api"]["non_2xx"] for r in rounds),
         "queries_per_get": queries["queries"],
         "body_bytes": len(body),

@@ -1,11 +1,21 @@
-"""The project's routes, plus /bench/floor: the same JSON bytes with no auth and no database."""
+"""The project's routes, plus the benchmark's two references (see bench/floor.py).
+
+/bench/floor: the same JSON bytes with no auth and no database;
+/bench/floor-select: the floor plus one SELECT 1 round trip;
+/bench/drf: the same bytes from a plain DRF view behind simplejwt's JWTAuthentication.
+"""
 
 from django.urls import path
 
-from bench.floor import floor_view
+from bench.floor import DrfReferenceView, floor_select_view, floor_view
 from config.urls import urlpatterns as project_urlpatterns
 
-urlpatterns = [path("bench/floor", floor_view), *project_urlpatterns]
+urlpatterns = [
+    path("bench/floor", floor_view),
+    path("bench/floor-select", floor_select_view),
+    path("bench/drf", DrfReferenceView.as_view()),
+    *project_urlpatterns,
+]
 
 handler400 = "core.views.handler400"
 handler404 = "core.views.handler404"
