@@ -1,6 +1,6 @@
-"""The floor of the API benchmark, and the plain DRF reference measured beside it.
+"""The floor of the API benchmark, and the references measured beside it.
 
-Both return the GET endpoint's JSON bytes for the benchmark's task:
+Each returns the GET endpoint's JSON bytes for the benchmark's task:
 
 - ``floor_view``: a plain Django view, with no authentication and no database;
 - ``floor_select_view``: the same, plus one ``SELECT 1`` round trip to the

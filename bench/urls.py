@@ -1,4 +1,4 @@
-"""The project's routes, plus the benchmark's two references (see bench/floor.py).
+"""The project's routes, plus the benchmark's floor and references (see bench/floor.py).
 
 /bench/floor: the same JSON bytes with no auth and no database;
 /bench/floor-select: the floor plus one SELECT 1 round trip;
