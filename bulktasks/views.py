@@ -35,6 +35,7 @@ from core.openapi import raises
 from core.params import query_params_validate
 from core.responses import envelope
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
+from users.models import Organization
 from users.permissions import BulkTaskCollectionPermission, BulkTaskPermission
 
 # Multipart framing around the file: boundaries, headers and the small fields.
@@ -72,8 +73,16 @@ CREATED_HEADERS = [
 ]
 
 
-def page(items: list[Any], has_more: bool, next_cursor: str | None) -> dict[str, Any]:
-    """The shape of every paged list: items, whether more follow, and the cursor for them."""
+def bulk_task_or_404(*, organization: Organization, bulk_task_id: str) -> BulkTask:
+    """The organization's task, or the 404 that never says whether another tenant has it."""
+    bulk_task = bulk_task_get(organization=organization, bulk_task_id=bulk_task_id)
+    if bulk_task is None:
+        raise EntityNotFound()
+    return bulk_task
+
+
+def page(items: Any, has_more: bool, next_cursor: str | None) -> dict[str, Any]:
+    """The shape of every paged list: items (a serialized list), whether more follow, and the cursor for them."""
     body: dict[str, Any] = {"items": items, "hasMore": has_more}
     if has_more and next_cursor is not None:
         body["nextCursor"] = next_cursor
@@ -144,7 +153,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         upload = serializer.validated_data["file"]
         bulk_task, created = bulk_task_create(
             organization=self.organization,
-            created_by=request.user,
+            created_by=self.member,
             action=serializer.validated_data["action"],
             override=serializer.validated_data["override"],
             file=upload,
@@ -152,7 +161,8 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             idempotency_key=idempotency_key,
         )
         if not created:
-            bulk_task = bulk_task_get(organization=self.organization, bulk_task_id=bulk_task.pk)
+            # A replay answers the task as it stands now, report included.
+            bulk_task = bulk_task_or_404(organization=self.organization, bulk_task_id=bulk_task.pk)
         body = BulkTaskSerializer(bulk_task, context={"report_lines": ReportLines()}).data
         headers = {
             "Location": request.build_absolute_uri(f"{request.path.rstrip('/')}/{bulk_task.pk}")
@@ -175,12 +185,9 @@ class BulkTaskViewSet(OrganizationViewSet):
 
     def get_bulk_task(self) -> BulkTask:
         """The task named in the path, within the resolved organization, or 404."""
-        bulk_task = bulk_task_get(
+        return bulk_task_or_404(
             organization=self.organization, bulk_task_id=self.kwargs["bulk_task_id"]
         )
-        if bulk_task is None:
-            raise EntityNotFound()
-        return bulk_task
 
     @extend_schema(
         operation_id="getBulkTask",

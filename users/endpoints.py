@@ -15,6 +15,7 @@ from core.ids import OBJECT_ID_PATTERN
 from core.openapi import raises
 from core.throttling import UserThrottle
 from users.authentication import DeferredUserBearerAuthentication
+from users.models import Organization, User
 from users.permissions import OrganizationPermission
 from users.selectors import OrganizationAccess, organization_access_get
 from users.throttling import OrganizationThrottle
@@ -55,6 +56,8 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     }
 
     organization_access: OrganizationAccess
+    # The caller as the database holds them, an active member of the organization.
+    member: User
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Authenticate, resolve the organization, validate the path, check permissions and limits."""
@@ -75,6 +78,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
             raise EntityNotFound()
         self.check_organization_permissions(request, caller.access)
         self.organization_access = caller.access
+        self.member = caller.user
         self.check_organization_throttles(request)
 
     def check_throttles(self, request: Request) -> None:
@@ -113,6 +117,6 @@ class OrganizationViewSet(viewsets.GenericViewSet):
             self.throttled(request, wait)
 
     @property
-    def organization(self) -> Any:
+    def organization(self) -> Organization:
         """The organization named in the path, resolved for this request."""
         return self.organization_access.organization
