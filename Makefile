@@ -74,9 +74,11 @@ test-redis: install
 fuzz: install
 	$(BIN)/python -m fuzz.run $(FUZZ_ARGS)
 
+## lint: ruff (lint and format check), and mypy on the files pyproject.toml names
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -274,10 +274,10 @@ def main() -> None:
         result["services"] = {name: service.how for name, service in services.items()}
     finally:
         # Whatever happened, leave both services running.
-        for service in (postgres, redis):
-            if service is not None and not service.is_up():
-                print(f"starting {service.how} again")
-                service.start()
+        for maybe_service in (postgres, redis):
+            if maybe_service is not None and not maybe_service.is_up():
+                print(f"starting {maybe_service.how} again")
+                maybe_service.start()
         if private is not None:
             private.stop()
 

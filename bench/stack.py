@@ -276,7 +276,7 @@ def check_uploads(database_url: str, uploads: list[Upload], prefix: str) -> dict
         if actual != expected:
             wrong.append({"upload": upload.name, "task": task_id, "expected": expected, "got": got})
     with psycopg.connect(database_url, connect_timeout=5) as connection:
-        members, people, distinct_people, tasks_in_db = connection.execute(
+        counts = connection.execute(
             "SELECT"
             " (SELECT count(*) FROM users_membership m JOIN users_user u ON u.id = m.user_id"
             "  WHERE u.email LIKE %(pattern)s),"
@@ -285,6 +285,8 @@ def check_uploads(database_url: str, uploads: list[Upload], prefix: str) -> dict
             " (SELECT count(*) FROM bulktasks_bulktask WHERE file_original_name LIKE %(names)s)",
             {"pattern": f"{prefix}-%", "names": f"{prefix}-%.csv"},
         ).fetchone()
+    assert counts is not None, "a SELECT of counts always returns a row"
+    members, people, distinct_people, tasks_in_db = counts
     attempts: dict[int, int] = {}
     for row in report.values():
         attempts[row["attempts"]] = attempts.get(row["attempts"], 0) + 1

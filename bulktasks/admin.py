@@ -161,7 +161,7 @@ class BulkTaskAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/bulktasks/bulktask/upload.html", context)
 
-    def download_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def download_view(self, request: HttpRequest, object_id: str) -> FileResponse:
         """Stream the task's original file back to staff."""
         bulk_task = self.get_object(request, object_id)
         if bulk_task is None or not bulk_task.file_key:
@@ -209,9 +209,10 @@ class BulkTaskAdmin(admin.ModelAdmin):
         self,
         request: HttpRequest,
         context: dict[str, Any],
-        *args: Any,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
         obj: Any = None,
-        **kwargs: Any,
     ) -> Any:
         """Add the first skipped and errored lines to the task page."""
         if obj is not None:
@@ -219,7 +220,9 @@ class BulkTaskAdmin(admin.ModelAdmin):
                 bulk_task=obj, limit=ADMIN_REPORT_LINES
             )
             context["report_lines_limit"] = ADMIN_REPORT_LINES
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
 
 @admin.register(StorageProvider)

@@ -6,6 +6,7 @@ Every object has a fixed identity (slug, e-mail or id), so seeding twice changes
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,10 +91,14 @@ def demo_seed() -> DemoData:
     no_permission = _member_get_or_create(acme, viewer, NO_PERMISSION_EMAIL, "Victor", "Viewer")
     outsider = _member_get_or_create(globex, globex_operator, OUTSIDER_EMAIL, "Olga", "Outsider")
 
-    common = {"action": "users.import", "storage_provider": storage, "file_mimetype": "text/csv"}
-    scanned = {"scanned_at": timezone.now()}
+    common: dict[str, Any] = {
+        "action": "users.import",
+        "storage_provider": storage,
+        "file_mimetype": "text/csv",
+    }
+    scanned: dict[str, Any] = {"scanned_at": timezone.now()}
     # A task that ran or is running has been claimed once, as a worker leaves it.
-    started = {"started_at": timezone.now(), "attempts": 1}
+    started: dict[str, Any] = {"started_at": timezone.now(), "attempts": 1}
     tasks = [
         _task_get_or_create(
             PENDING_TASK_ID,
@@ -218,7 +223,7 @@ def _task_get_or_create(
     organization: Organization,
     created_by: User,
     content: bytes,
-    lines: list[tuple[int, int, str]] = (),  # type: ignore[assignment]
+    lines: Sequence[tuple[int, int, str]] = (),
     **fields: Any,
 ) -> BulkTask:
     existing = BulkTask.objects.filter(pk=task_id).first()

@@ -33,6 +33,12 @@ _CHUNK_SIZE = 1 << 16
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
+class ByteStream(typing.Protocol):
+    """What the readers need of a file: reading bytes, a chunk at a time."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One data record, or one line-level problem."""
@@ -47,7 +53,7 @@ class FileFormatError(Exception):
 
 
 def read_records(
-    stream: typing.BinaryIO,
+    stream: ByteStream,
     *,
     mimetype: str,
     columns: Sequence[str],
@@ -158,7 +164,7 @@ class _Lines:
         "line_no",
     )
 
-    def __init__(self, stream: typing.BinaryIO, max_length: int) -> None:
+    def __init__(self, stream: ByteStream, max_length: int) -> None:
         self._stream = stream
         self._max_length = max_length
         # Plain UTF-8 rather than utf-8-sig so that error offsets are exactly the bytes we
@@ -343,7 +349,7 @@ def _csv_field_limit(limit: int) -> Iterator[None]:
 
 
 def _read_csv(
-    stream: typing.BinaryIO,
+    stream: ByteStream,
     columns: tuple[str, ...],
     required: tuple[str, ...],
     max_length: int,
@@ -492,7 +498,7 @@ class _Pairs(list[tuple[str, object]]):
 
 
 def _read_json_lines(
-    stream: typing.BinaryIO, columns: tuple[str, ...], max_length: int
+    stream: ByteStream, columns: tuple[str, ...], max_length: int
 ) -> Iterator[Record]:
     lines = _Lines(stream, max_length)
     by_key = {_canonical_key(column): column for column in columns}

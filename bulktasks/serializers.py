@@ -151,7 +151,7 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
             "action": task.action,
             "report": report,
             "error": task.error,
-            "createdBy": user_summary(task.created_by) if task.created_by_id else None,
+            "createdBy": user_summary(task.created_by) if task.created_by is not None else None,
             "updatedAt": timestamp(task.updated_at),
             "createdAt": timestamp(task.created_at),
         }

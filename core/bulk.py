@@ -16,6 +16,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from core.rows import column_of
+
 
 def db_datetime(value: datetime) -> Any:
     """A timezone-aware datetime as this database's driver wants it."""
@@ -25,7 +27,7 @@ def db_datetime(value: datetime) -> Any:
 def _columns(model: type[Model], fields: Sequence[str]) -> tuple[str, list[str]]:
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    return table, [quote(model._meta.get_field(name).column) for name in fields]
+    return table, [quote(column_of(model, name)) for name in fields]
 
 
 def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

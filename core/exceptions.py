@@ -17,7 +17,7 @@ class ServiceError(APIException):
         if error is not None:
             self.error = error
         self.status_code = self.error.status
-        super().__init__(detail=message or self.error.message, code=self.error.code)
+        super().__init__(detail=message or self.error.message, code=str(self.error.code))
 
     @property
     def message(self) -> str:

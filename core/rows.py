@@ -19,6 +19,14 @@ M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
 
 
+def column_of(model: type[Model], name: str) -> str:
+    """The database column of one of a model's concrete fields."""
+    column = getattr(model._meta.get_field(name), "column", None)
+    if not column:
+        raise ValueError(f"{model.__name__}.{name} is not a concrete field")
+    return str(column)
+
+
 class RowReader(Generic[M]):
     """The columns of a model (all, or ``only`` some) under a table alias, and instances built from them."""
 
@@ -52,14 +60,15 @@ class RowReader(Generic[M]):
         columns = self._columns.get(connection.vendor)
         if columns is None:
             quote = connection.ops.quote_name
-            columns = ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+            columns = ", ".join(
+                f"{self.alias}.{quote(column_of(self.model, field.name))}" for field in self.fields
+            )
             self._columns[connection.vendor] = columns
         return columns
 
     def column(self, name: str) -> str:
         """One field's column, qualified by the alias."""
-        column = self.model._meta.get_field(name).column  # type: ignore[union-attr]
-        return f"{self.alias}.{connection.ops.quote_name(column)}"
+        return f"{self.alias}.{connection.ops.quote_name(column_of(self.model, name))}"
 
     def instance(self, values: Sequence[Any]) -> M:
         """The instance a row of ``columns`` describes, as the ORM would have loaded it."""

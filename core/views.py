@@ -80,7 +80,7 @@ class RouteNotFoundView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    def _not_found(self, request: Request, *args: Any, **kwargs: Any) -> None:
+    def _not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise ServiceError(error=errors.ROUTE_NOT_FOUND)
 
     get = post = put = patch = delete = head = options = _not_found

@@ -94,7 +94,8 @@ class DeferredUserBearerAuthentication(BearerTokenAuthentication):
     placeholder user before any handler runs.
     """
 
-    def get_user(self, validated_token: Token) -> TokenUser:
+    # A placeholder user by design, until the view loads the real one.
+    def get_user(self, validated_token: Token) -> TokenUser:  # type: ignore[override]
         """A placeholder that carries only the token's user id, until the view checks it."""
         if api_settings.USER_ID_CLAIM not in validated_token:
             raise InvalidToken()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import BaseUserManager
 
+if TYPE_CHECKING:
+    from users.models import User
 
-class UserManager(BaseUserManager):
+    _Base = BaseUserManager[User]
+else:
+    # BaseUserManager takes no type argument at run time.
+    _Base = BaseUserManager
+
+
+class UserManager(_Base):
     """Creates users keyed by a normalized, lower-case e-mail address."""
 
     use_in_migrations = True

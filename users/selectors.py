@@ -93,7 +93,9 @@ def organization_access_get(*, user_id: str, organization_id_or_slug: str) -> Ca
     permissions: set[str] = set()
     for row in rows:
         if row[-1] is not None:
-            permissions.update(permissions_field.from_db_value(row[-1], None, connection) or ())
+            # The ORM passes the query's expression; JSONField only inspects it for key lookups.
+            value = permissions_field.from_db_value(row[-1], None, connection)  # type: ignore[arg-type]
+            permissions.update(value or ())
     access = OrganizationAccess(
         organization=organization,
         membership_id=membership_id,

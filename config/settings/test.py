@@ -14,7 +14,9 @@ SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Worker processes started by the tests inherit these through the environment,
 # so that they see the same files and the same queue as the test process.
-MEDIA_ROOT = os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="bulktasks-test-media-"))
+MEDIA_ROOT = Path(
+    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="bulktasks-test-media-"))
+)
 _broker_folder = os.environ.setdefault(
     "CELERY_BROKER_FOLDER", tempfile.mkdtemp(prefix="bulktasks-test-broker-")
 )
