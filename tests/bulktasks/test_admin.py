@@ -90,6 +90,34 @@ def test_changelist_status_filter_shows_only_failed_tasks(staff_client: Client) 
     assert shown_tasks(response) == {failed.pk}
 
 
+def test_changelist_action_filter_shows_only_that_actions_tasks(staff_client: Client) -> None:
+    imports = BulkTaskFactory(action="users.import")
+    BulkTaskFactory(action="users.retired")
+
+    response = staff_client.get(CHANGELIST_URL, {"action": "users.import"})
+
+    assert response.status_code == 200
+    assert shown_tasks(response) == {imports.pk}
+
+
+def test_changelist_action_filter_offers_the_registered_actions_without_reading_tasks(
+    staff_client: Client,
+) -> None:
+    BulkTaskFactory.create_batch(3, action="users.import")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(CHANGELIST_URL)
+
+    assert response.status_code == 200
+    assert 'href="?action=users.import"' in response.content.decode()
+    distinct_actions = [
+        query["sql"]
+        for query in queries.captured_queries
+        if "DISTINCT" in query["sql"].upper() and "action" in query["sql"]
+    ]
+    assert distinct_actions == []
+
+
 def test_changelist_search_finds_tasks_by_file_name(staff_client: Client) -> None:
     roster = BulkTaskFactory(file_original_name="roster-2024.csv")
     BulkTaskFactory(file_original_name="contractors.csv")
