@@ -76,6 +76,9 @@ class UsersImport(Action):
     - an existing account that is not yet a member: a membership (insert);
     - an existing member: skipped, or with ``override`` their changed fields are
       updated (update); a line that would change nothing is skipped;
+    - a member whose account is shared (a member of another organization too,
+      or staff) is skipped even with ``override``: the profile is one row that
+      every organization of theirs shows, so no single tenant rewrites it;
     - a deactivated membership is skipped: an import never restores access;
     - a second line for the same e-mail in the same file is an error.
     """
@@ -168,6 +171,9 @@ class UsersImport(Action):
             if not changes:
                 result.skipped.append((line, "no changes"))
                 continue
+            if user.shared:
+                result.skipped.append((line, SHARED_ACCOUNT_REASON))
+                continue
             for name, value in changes.items():
                 setattr(user, name, value)
             changed_users.append((user.first_name, user.last_name, user.picture, now, user.pk))
@@ -201,12 +207,19 @@ def _unusable_passwords(count: int) -> Iterator[str]:
         yield UNUSABLE_PASSWORD_PREFIX + entropy[start : start + 40]
 
 
+SHARED_ACCOUNT_REASON = (
+    "profile not changed: the account is shared with another organization or staff"
+)
+
+
 @dataclass(slots=True)
 class _KnownUser:
     pk: str
     first_name: str
     last_name: str
     picture: str
+    # A member of another organization too, or staff: not this organization's to rewrite.
+    shared: bool
 
 
 @dataclass(slots=True)
@@ -233,11 +246,15 @@ _LOOKUP_BATCH = 500
 def _people_known_batch(
     emails: list[str], organization_id: str
 ) -> dict[str, tuple[_KnownUser, _KnownMembership | None]]:
-    columns = (
-        "u.id, u.email, u.first_name, u.last_name, u.picture, "
-        "m.id, m.is_active, m.last_import_task_id, m.last_import_line"
-    )
     users, memberships = User._meta.db_table, Membership._meta.db_table
+    # Table names come from the models, values are parameters.
+    columns = (
+        "u.id, u.email, u.first_name, u.last_name, u.picture, "  # noqa: S608
+        "m.id, m.is_active, m.last_import_task_id, m.last_import_line, "
+        "u.is_staff OR u.is_superuser OR EXISTS ("
+        f"SELECT 1 FROM {memberships} elsewhere "
+        "WHERE elsewhere.user_id = u.id AND elsewhere.organization_id <> %s)"
+    )
     if connection.vendor == "postgresql":
         # Joining an unnested array makes the planner probe the e-mail index once
         # per address; "email = ANY(...)" on a growing table got sequential scans.
@@ -246,22 +263,23 @@ def _people_known_batch(
             f"JOIN {users} u ON u.email = wanted.email "
             f"LEFT JOIN {memberships} m ON m.user_id = u.id AND m.organization_id = %s"
         )
-        params: list[Any] = [emails, organization_id]
+        params: list[Any] = [organization_id, emails, organization_id]
     else:
         sql = (
             f"SELECT {columns} FROM {users} u LEFT JOIN {memberships} m "  # noqa: S608
             f"ON m.user_id = u.id AND m.organization_id = %s "
             f"WHERE u.email IN ({', '.join(['%s'] * len(emails))})"
         )
-        params = [organization_id, *emails]
+        params = [organization_id, organization_id, *emails]
     known: dict[str, tuple[_KnownUser, _KnownMembership | None]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for user_id, email, first, last, picture, membership_id, active, task_id, line in cursor:
+        for row in cursor:
+            user_id, email, first, last, picture, membership_id, active, task_id, line, shared = row
             membership = (
                 _KnownMembership(membership_id, bool(active), task_id or "", line)
                 if membership_id
                 else None
             )
-            known[email] = (_KnownUser(user_id, first, last, picture), membership)
+            known[email] = (_KnownUser(user_id, first, last, picture, bool(shared)), membership)
     return known

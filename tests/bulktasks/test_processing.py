@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bulktasks.actions.users_import import SHARED_ACCOUNT_REASON
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.services import bulk_task_claim, bulk_task_create, bulk_task_process, bulk_task_retry
 from tests.bulktasks.files import csv_file, people_rows, raw_file
@@ -103,6 +104,41 @@ def test_an_account_of_another_organization_joins_without_its_profile_changing(a
     outsider.refresh_from_db()
     assert outsider.first_name == "Keep"
     assert Membership.objects.filter(organization=acme, user=outsider).exists()
+
+
+def test_override_leaves_alone_the_profile_of_a_member_of_another_organization(acme):
+    # Once an account of another tenant has joined this organization, an override
+    # import must still not rewrite the one profile that the other tenant shows.
+    shared = MembershipFactory(
+        user=UserFactory(email="person1@example.com", first_name="Keep", picture="")
+    ).user
+    MembershipFactory(organization=acme, user=shared)
+    MembershipFactory(
+        organization=acme, user=UserFactory(email="person2@example.com", first_name="Old")
+    )
+
+    task = run(acme, csv_file(people_rows(2)), override=True)
+
+    assert (task.num_updates, task.num_skips) == (1, 1)
+    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(2, SHARED_ACCOUNT_REASON)]
+    shared.refresh_from_db()
+    assert shared.first_name == "Keep"
+    assert User.objects.get(email="person2@example.com").first_name == "First2"
+
+
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+def test_override_leaves_alone_the_profile_of_a_staff_member(acme, flag):
+    staff = MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="person1@example.com", first_name="Admin", **{flag: True}),
+    ).user
+
+    task = run(acme, csv_file(people_rows(1)), override=True)
+
+    assert (task.num_updates, task.num_skips) == (0, 1)
+    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(2, SHARED_ACCOUNT_REASON)]
+    staff.refresh_from_db()
+    assert staff.first_name == "Admin"
 
 
 def test_a_deactivated_member_is_not_restored_by_an_import(acme):
