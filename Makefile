@@ -85,7 +85,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3* var/test.sqlite3* var/media var/broker var/celerybeat-schedule* .pytest_cache
+	rm -rf $(VENV) var/db.sqlite3* var/test-*.sqlite3* var/media var/broker var/celerybeat-schedule* .pytest_cache
 
 # --- Load and fault tests: not part of `make test` (see docs/resilience.md) ---
 .PHONY: soak faults

@@ -22,9 +22,16 @@ _broker_folder = os.environ.setdefault(
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(Path(_broker_folder))  # noqa: F405
+# One test database per run: Django drops a test database of the same name
+# before creating its own, so two runs sharing one (two checkouts, or CI beside
+# a developer on one PostgreSQL) would pull it from under each other. The
+# worker processes a run starts are told its name (tests/workers.py).
+_run = os.getpid()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real worker process can open the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_run}.sqlite3")}  # noqa: F405
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"}  # noqa: F405
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Rate-limit counters in memory whatever REDIS_URL says: the suite clears the
 # cache between tests, and must never flush a developer's Redis.
