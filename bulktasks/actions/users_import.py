@@ -108,8 +108,13 @@ class UsersImport(Action):
                 _url_validator(picture)
             except ValidationError:
                 return None, "picture: not a valid http(s) URL"
+        normalized = User.objects.normalize_email(email)
+        # Lower-casing can lengthen a string ("İ" becomes two characters): the
+        # column holds the normalized address, so that is what must fit.
+        if len(normalized) > _EMAIL_MAX_LENGTH:
+            return None, f"email: longer than {_EMAIL_MAX_LENGTH} characters once lower-cased"
         person = Person(
-            email=User.objects.normalize_email(email),
+            email=normalized,
             first_name=values.get("firstName", "").strip(),
             last_name=values.get("lastName", "").strip(),
             picture=picture,
@@ -241,6 +246,7 @@ def _people_known(
 
 
 _LOOKUP_BATCH = 500
+_EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length or 256
 
 
 def _people_known_batch(
