@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 
+from django.core.exceptions import SuspiciousOperation
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase, UnreadablePostError
 from django.utils.functional import SimpleLazyObject, empty
 
 from core.logging import request_id_clean, request_id_new, request_id_var
+from core.views import API_PREFIX
 
 REQUEST_ID_HEADER = "X-Request-ID"
 access_logger = logging.getLogger("core.access")
@@ -100,6 +102,26 @@ class DrainRequestBodyMiddleware:
         response = self.get_response(request)
         request_body_drain(request=request)
         return response
+
+
+class RefuseNulBytesMiddleware:
+    """Answer 400 to a non-API URL holding a NUL byte, which PostgreSQL refuses in any text.
+
+    Left alone, the admin passes such a value (an object id in the path, a
+    list filter in the query) to a query, and psycopg's refusal is a 500. The
+    API validates its own parameters, and names the one at fault in its 400.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not request.path.startswith(API_PREFIX) and (
+            "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "")
+        ):
+            # Django answers SuspiciousOperation with its 400 hook, logged as a warning.
+            raise SuspiciousOperation("NUL byte in the URL")
+        return self.get_response(request)
 
 
 def request_body_drain(*, request: HttpRequest) -> int:

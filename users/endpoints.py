@@ -64,8 +64,14 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         self.throttle_scope = self.throttle_scopes.get(request.method or "", "reads")
         self._caller_confirmed = False
         super().initial(request, *args, **kwargs)
+        organization_key = kwargs["organization_id"]
+        if not self.path_parameters["organization_id"][1].match(organization_key):
+            # The 400 for it comes once the caller is confirmed; until then look
+            # them up with a key no organization has: a malformed one may hold
+            # what the database refuses outright (PostgreSQL: a NUL byte).
+            organization_key = ""
         caller = organization_access_get(
-            user_id=str(request.user.pk), organization_id_or_slug=kwargs["organization_id"]
+            user_id=str(request.user.pk), organization_id_or_slug=organization_key
         )
         if caller.user is None:
             raise InvalidToken()

@@ -36,6 +36,7 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     # Second: every answer, errors included, goes out after the request body is read.
     "core.middleware.DrainRequestBodyMiddleware",
+    "core.middleware.RefuseNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
