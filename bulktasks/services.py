@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -354,15 +355,27 @@ def _counts(bulk_task: BulkTask) -> dict[str, int]:
     }
 
 
+# How many records the scan reads between two looks at the clock.
+_SCAN_CLOCK_EVERY = 10_000
+
+
 def bulk_task_scan(*, bulk_task: BulkTask, owner: str, action: Action) -> BulkTask:
     """Read the whole file once, before any write: a bad file fails with nothing applied.
 
     Counts the items, so that progress can be shown as lines done out of lines known.
+    The lease is renewed as the scan goes: reading a 100 MB file of short lines
+    can take longer than a lease, and a lease that runs out mid-scan sends the
+    task to another worker, which would start the scan over.
     """
     count = 0
+    renew_after = settings.BULK_TASK_LEASE_SECONDS / 3
+    renewed = time.monotonic()
     with _records(bulk_task, action) as records:
         for _ in records:
             count += 1
+            if count % _SCAN_CLOCK_EVERY == 0 and time.monotonic() - renewed >= renew_after:
+                _renew_lease(bulk_task, owner)
+                renewed = time.monotonic()
     now = timezone.now()
     with transaction.atomic():
         _renew_lease(bulk_task, owner)

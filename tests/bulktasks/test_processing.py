@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from bulktasks import services
+from bulktasks.actions import action_get
 from bulktasks.actions.users_import import SHARED_ACCOUNT_REASON
 from bulktasks.models import BulkTask, BulkTaskLine
-from bulktasks.services import bulk_task_claim, bulk_task_create, bulk_task_process, bulk_task_retry
+from bulktasks.services import (
+    LeaseLost,
+    bulk_task_claim,
+    bulk_task_create,
+    bulk_task_process,
+    bulk_task_retry,
+    bulk_task_scan,
+)
 from tests.bulktasks.files import csv_file, people_rows, raw_file
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from users.models import Membership, User
@@ -418,3 +427,42 @@ def test_a_file_gone_from_storage_fails_the_task_clearly(acme):
     assert finished is not None
     assert finished.status == BulkTask.Status.FAILED
     assert finished.error == "the uploaded file is no longer stored"
+
+
+def _scan_of(acme, settings, lines: int) -> tuple[BulkTask, str]:
+    settings.BULK_TASK_LEASE_SECONDS = 0  # renew at every look at the clock
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        override=False,
+        file=csv_file(people_rows(lines)),
+        original_name="people.csv",
+        enqueue=False,
+    )
+    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
+    assert claimed is not None
+    return claimed, "worker-a"
+
+
+def test_a_long_scan_renews_its_lease_as_it_reads(acme, settings, monkeypatch):
+    task, owner = _scan_of(acme, settings, 25_000)
+    renewals: list[int] = []
+    monkeypatch.setattr(services, "_renew_lease", lambda task, owner: renewals.append(1))
+
+    scanned = bulk_task_scan(bulk_task=task, owner=owner, action=action_get("users.import"))
+
+    assert scanned.num_items == 25_000
+    # Twice while reading (after 10,000 and 20,000 records), once as it records the count.
+    assert len(renewals) == 3
+
+
+def test_a_scan_whose_lease_was_taken_over_stops_and_records_nothing(acme, settings):
+    task, owner = _scan_of(acme, settings, 25_000)
+    BulkTask.objects.filter(pk=task.pk).update(lease_owner="worker-b")
+
+    with pytest.raises(LeaseLost):
+        bulk_task_scan(bulk_task=task, owner=owner, action=action_get("users.import"))
+
+    task.refresh_from_db()
+    assert (task.scanned_at, task.num_items) == (None, 0)
