@@ -182,6 +182,15 @@ def _idempotent_replay(
     return record.bulk_task
 
 
+def idempotency_keys_flush() -> int:
+    """Forget Idempotency-Keys older than their time to live; return how many went."""
+    cutoff = timezone.now() - timedelta(seconds=settings.BULK_TASK_IDEMPOTENCY_TTL_SECONDS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("forgot %s expired idempotency keys", deleted)
+    return deleted
+
+
 def bulk_task_enqueue(*, bulk_task_id: str) -> bool:
     """Hand the task to the queue; if the broker is down, the sweeper tries again later."""
     from bulktasks.tasks import process_bulk_task

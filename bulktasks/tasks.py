@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from bulktasks.services import bulk_task_process, bulk_task_sweep
+from bulktasks.services import bulk_task_process, bulk_task_sweep, idempotency_keys_flush
 
 
 @shared_task(
@@ -24,3 +24,9 @@ def process_bulk_task(bulk_task_id: str) -> None:
 def sweep_bulk_tasks() -> int:
     """Periodic: put back in the queue what dead workers or lost messages left behind."""
     return len(bulk_task_sweep())
+
+
+@shared_task(name="bulktasks.tasks.flush_expired_idempotency_keys")
+def flush_expired_idempotency_keys() -> int:
+    """Periodic: forget Idempotency-Keys past their 24 hours, so the table does not grow forever."""
+    return idempotency_keys_flush()

@@ -307,6 +307,12 @@ CELERY_BEAT_SCHEDULE["auth-tokens-flush-expired"] = {
     "task": "users.tasks.flush_expired_tokens",
     "schedule": 24 * 3600.0,
 }
+# Idempotency-Keys are only honoured for BULK_TASK_IDEMPOTENCY_TTL_SECONDS; the
+# expired ones are deleted every hour.
+CELERY_BEAT_SCHEDULE["bulk-tasks-idempotency-keys-flush"] = {
+    "task": "bulktasks.tasks.flush_expired_idempotency_keys",
+    "schedule": 3600.0,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Logs, health probes ---------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from bulktasks import services
 from bulktasks.actions import action_get
 from bulktasks.actions.users_import import SHARED_ACCOUNT_REASON
-from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.models import BulkTask, BulkTaskLine, IdempotencyKey
 from bulktasks.services import (
     LeaseLost,
     bulk_task_claim,
@@ -16,6 +19,7 @@ from bulktasks.services import (
     bulk_task_retry,
     bulk_task_scan,
 )
+from bulktasks.tasks import flush_expired_idempotency_keys
 from tests.bulktasks.files import csv_file, people_rows, raw_file
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from users.models import Membership, User
@@ -466,3 +470,37 @@ def test_a_scan_whose_lease_was_taken_over_stops_and_records_nothing(acme, setti
 
     task.refresh_from_db()
     assert (task.scanned_at, task.num_items) == (None, 0)
+
+
+def test_expired_idempotency_keys_are_forgotten_and_fresh_ones_kept(acme, settings):
+    settings.BULK_TASK_IDEMPOTENCY_TTL_SECONDS = 3600
+    user = UserFactory()
+    keys = {}
+    for key in ("old", "fresh"):
+        task, _ = bulk_task_create(
+            organization=acme,
+            created_by=user,
+            action="users.import",
+            override=False,
+            file=csv_file(people_rows(1)),
+            original_name="people.csv",
+            idempotency_key=key,
+            enqueue=False,
+        )
+        keys[key] = task
+    IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=2))
+
+    assert flush_expired_idempotency_keys() == 1
+
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    # The tasks themselves stay; only the keys' memory goes.
+    assert BulkTask.objects.filter(pk__in=[t.pk for t in keys.values()]).count() == 2
+
+
+def test_the_idempotency_key_flush_runs_on_beat_every_hour(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["bulk-tasks-idempotency-keys-flush"]
+
+    assert entry == {
+        "task": flush_expired_idempotency_keys.name,
+        "schedule": 3600.0,
+    }
