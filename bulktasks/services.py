@@ -21,8 +21,10 @@ from bulktasks.actions import Action, ActionContext, action_get
 from bulktasks.models import BulkTask, BulkTaskLine, IdempotencyKey
 from bulktasks.readers import FileFormatError, Record, read_records
 from bulktasks.storage import (
+    StorageUnavailable,
     bulk_task_storage,
     original_name_clean,
+    storage_is_unavailable,
     storage_key_for,
     storage_key_max_length,
     storage_location,
@@ -97,16 +99,21 @@ def bulk_task_create(
     provider = storage_provider_current()
     storage = bulk_task_storage()
     key_max_length = storage_key_max_length(provider)
-    key = storage.save(
-        storage_key_for(
-            organization_id=organization.pk,
-            bulk_task_id=bulk_task_id,
-            original_name=name,
+    try:
+        key = storage.save(
+            storage_key_for(
+                organization_id=organization.pk,
+                bulk_task_id=bulk_task_id,
+                original_name=name,
+                max_length=key_max_length,
+            ),
+            file,
             max_length=key_max_length,
-        ),
-        file,
-        max_length=key_max_length,
-    )
+        )
+    except Exception as exc:
+        if storage_is_unavailable(exc):
+            raise ServiceUnavailable("File storage is temporarily unavailable") from exc
+        raise
     # The file is stored before the row exists; if the row cannot be written,
     # the file goes too, so nothing is left half-way.
     try:
@@ -309,9 +316,9 @@ def bulk_task_process(
     action = action_get(bulk_task.action)
     if action is None:
         return _fail(bulk_task, owner, f"action {bulk_task.action} is no longer available")
-    if not bulk_task.file_key or not bulk_task_storage().exists(bulk_task.file_key):
-        return _fail(bulk_task, owner, "the uploaded file is no longer stored")
     try:
+        if not bulk_task.file_key or not bulk_task_storage().exists(bulk_task.file_key):
+            return _fail(bulk_task, owner, "the uploaded file is no longer stored")
         if bulk_task.scanned_at is None:
             bulk_task = bulk_task_scan(bulk_task=bulk_task, owner=owner, action=action)
         if progress:
@@ -334,7 +341,12 @@ def bulk_task_process(
         # The database is away: let the queue retry later, from the checkpoint.
         _release(bulk_task, owner)
         raise
-    except Exception:
+    except Exception as exc:
+        if storage_is_unavailable(exc):
+            # Like the database going away: retried later, from the checkpoint.
+            logger.warning("file storage unavailable: %s", exc, extra=log)
+            _release(bulk_task, owner)
+            raise StorageUnavailable(str(exc)) from exc
         logger.exception("bulk task processing crashed", extra=log)
         return _fail(
             bulk_task,

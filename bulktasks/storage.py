@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import unicodedata
 from pathlib import PurePosixPath
@@ -10,7 +11,36 @@ from django.core.files.storage import Storage, storages
 
 from bulktasks.models import StorageProvider
 
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - boto3 comes with django-storages[s3]
+    BotoCoreError = ClientError = None  # type: ignore[assignment, misc]
+
 STORAGE_ALIAS = "bulktasks"
+# S3 answers that mean "not now" rather than "not this request"; AccessDenied,
+# NoSuchBucket and the like are configuration errors, and stay 500s.
+_S3_TRANSIENT_CODES = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
+)
+# A local disk that is full, read-only for the moment, or failing.
+_DISK_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+class StorageUnavailable(Exception):
+    """The file storage did not answer, or answered "not now": try again later."""
+
+
+def storage_is_unavailable(exc: BaseException) -> bool:
+    """True when a storage call failed because the storage is away, not because of the request."""
+    if BotoCoreError is not None and isinstance(exc, BotoCoreError):
+        return True  # cannot connect, timed out, connection reset
+    if ClientError is not None and isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _S3_TRANSIENT_CODES or status >= 500
+    return isinstance(exc, OSError) and exc.errno in _DISK_TRANSIENT_ERRNOS
+
+
 KEY_MAX_LENGTH = 256
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

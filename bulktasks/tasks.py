@@ -6,11 +6,13 @@ from celery import shared_task
 from django.db import OperationalError
 
 from bulktasks.services import bulk_task_process, bulk_task_sweep, idempotency_keys_flush
+from bulktasks.storage import StorageUnavailable
 
 
 @shared_task(
     name="bulktasks.tasks.process_bulk_task",
-    autoretry_for=(OperationalError,),
+    # The database or the file storage was away: the task was released, try later.
+    autoretry_for=(OperationalError, StorageUnavailable),
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=10,

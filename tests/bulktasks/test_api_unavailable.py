@@ -212,3 +212,85 @@ class TestBrokerAway:
 
         assert member_client.get(f"{URL}/{task.pk}").status_code == 200
         assert member_client.get(URL).status_code == 200
+
+
+def s3_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "PutObject",
+    )
+
+
+def storage_failures() -> list[Exception]:
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+    return [
+        EndpointConnectionError(endpoint_url="https://s3.eu-west-1.amazonaws.com"),
+        ReadTimeoutError(endpoint_url="https://s3.eu-west-1.amazonaws.com"),
+        s3_error("SlowDown", 503),
+        s3_error("InternalError", 500),
+        OSError(28, "No space left on device"),
+    ]
+
+
+@pytest.mark.django_db
+class TestFileStorageAway:
+    @pytest.mark.parametrize("failure", storage_failures(), ids=type)
+    def test_an_upload_answers_503_and_leaves_no_task_and_no_key(self, member_client, failure):
+        with mock.patch.object(type(bulk_task_storage()), "save", side_effect=failure):
+            response = member_client.post(
+                URL,
+                {"action": "users.import", "file": csv_file(people_rows(3))},
+                HTTP_IDEMPOTENCY_KEY="upload-1",
+            )
+
+        assert_unavailable(response, "File storage is temporarily unavailable")
+        assert not BulkTask.objects.exists()
+        assert not IdempotencyKey.objects.exists()
+
+    def test_a_storage_configuration_error_is_not_called_unavailable(self, member_client):
+        denied = s3_error("AccessDenied", 403)
+        with mock.patch.object(type(bulk_task_storage()), "save", side_effect=denied):
+            response = member_client.post(
+                URL, {"action": "users.import", "file": csv_file(people_rows(3))}
+            )
+
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == 5000
+
+    @pytest.mark.parametrize("method", ["exists", "open"])
+    def test_a_worker_meeting_the_storage_away_releases_the_task_for_a_retry(
+        self, organization, method
+    ):
+        from botocore.exceptions import EndpointConnectionError
+
+        from bulktasks.services import bulk_task_create, bulk_task_process
+        from bulktasks.storage import StorageUnavailable
+        from bulktasks.tasks import process_bulk_task
+
+        task, _ = bulk_task_create(
+            organization=organization,
+            created_by=None,
+            action="users.import",
+            file=csv_file(people_rows(3)),
+            original_name="people.csv",
+            enqueue=False,
+        )
+        away = EndpointConnectionError(endpoint_url="https://s3.eu-west-1.amazonaws.com")
+        with (
+            mock.patch.object(type(bulk_task_storage()), method, side_effect=away),
+            pytest.raises(StorageUnavailable),
+        ):
+            bulk_task_process(bulk_task_id=task.pk)
+
+        task.refresh_from_db()
+        # Still to do, not failed, and free for the retry Celery schedules.
+        assert task.status == BulkTask.Status.IN_PROGRESS
+        assert task.lease_expires_at is None
+        assert task.error == ""
+        assert StorageUnavailable in process_bulk_task.autoretry_for
+        finished = bulk_task_process(bulk_task_id=task.pk)
+        assert finished is not None
+        assert (finished.status, finished.num_inserts) == (BulkTask.Status.COMPLETED, 3)
