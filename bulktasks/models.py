@@ -81,6 +81,12 @@ class BulkTask(models.Model):
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The sweeper's backoff: a task it queued again waits twice as long each time
+    # before it is queued once more, so a backlog is not flooded with duplicates.
+    requeues = models.PositiveIntegerField(
+        default=0, help_text="Times the sweeper queued the task again since a worker last took it."
+    )
+    requeued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -273,6 +273,8 @@ def bulk_task_claim(*, bulk_task_id: str, owner: str) -> BulkTask | None:
             lease_owner=owner,
             lease_expires_at=now + _lease(),
             attempts=F("attempts") + 1,
+            requeues=0,
+            requeued_at=None,
             updated_at=now,
         )
     )
@@ -478,23 +480,41 @@ def _process_chunk_once(
 
 
 def bulk_task_sweep() -> list[str]:
-    """Enqueue tasks a dead worker left behind, and pending tasks whose message was lost."""
+    """Enqueue tasks a dead worker left behind, and pending tasks whose message was lost.
+
+    A task still waiting behind a long queue looks the same as one whose message
+    was lost; so each task queued again waits twice as long as the last time
+    (one grace period, then 2, 4 ... up to 64) before the next, and a backlog
+    gets a few duplicates, not one per task per sweep. A worker taking the task
+    resets the count.
+    """
     now = timezone.now()
-    stale = BulkTask.objects.filter(
+    grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    left_behind = (
         Q(status=BulkTask.Status.IN_PROGRESS, lease_expires_at__lt=now)
         | Q(status=BulkTask.Status.IN_PROGRESS, lease_expires_at__isnull=True)
         | Q(
             status=BulkTask.Status.PENDING,
             lease_expires_at__isnull=True,
-            updated_at__lt=now - timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS),
+            updated_at__lt=now - grace,
         )
-    ).values_list("id", flat=True)[:1000]
-    ids = list(stale)
+    )
+    due = Q(requeues=0) | Q(requeues__gte=_REQUEUE_BACKOFF_STEPS, requeued_at__lt=now - grace * 64)
+    for step in range(1, _REQUEUE_BACKOFF_STEPS):
+        due |= Q(requeues=step, requeued_at__lt=now - grace * 2**step)
+    ids = list(BulkTask.objects.filter(left_behind & due).values_list("id", flat=True)[:1000])
+    if not ids:
+        return ids
+    # Counted before sending: a message a worker takes at once finds the count already reset.
+    BulkTask.objects.filter(pk__in=ids).update(requeues=F("requeues") + 1, requeued_at=now)
     for bulk_task_id in ids:
         bulk_task_enqueue(bulk_task_id=bulk_task_id)
-    if ids:
-        logger.info("swept %s bulk tasks back to the queue", len(ids))
+    logger.info("swept %s bulk tasks back to the queue", len(ids))
     return ids
+
+
+# After this many requeues in a row the wait stops doubling (64 grace periods).
+_REQUEUE_BACKOFF_STEPS = 6
 
 
 # --- Helpers ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bulktasks.services import (
     bulk_task_process,
     bulk_task_retry,
     bulk_task_scan,
+    bulk_task_sweep,
 )
 from bulktasks.tasks import flush_expired_idempotency_keys
 from tests.bulktasks.files import csv_file, people_rows, raw_file
@@ -504,3 +505,63 @@ def test_the_idempotency_key_flush_runs_on_beat_every_hour(settings):
         "task": flush_expired_idempotency_keys.name,
         "schedule": 3600.0,
     }
+
+
+def _stale_pending_task(acme, settings) -> BulkTask:
+    settings.BULK_TASK_PENDING_GRACE_SECONDS = 60
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        override=False,
+        file=csv_file(people_rows(1)),
+        original_name="people.csv",
+        enqueue=False,
+    )
+    BulkTask.objects.filter(pk=task.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    return task
+
+
+def _sweeps_at(monkeypatch, moments: list[timedelta]) -> list[list[str]]:
+    """Sweep once at each of these offsets from now; what each sweep queued again."""
+    start = timezone.now()
+    queued: list[str] = []
+    monkeypatch.setattr(
+        services, "bulk_task_enqueue", lambda bulk_task_id: queued.append(bulk_task_id)
+    )
+    swept = []
+    for offset in moments:
+        monkeypatch.setattr(services.timezone, "now", lambda offset=offset: start + offset)
+        swept.append(bulk_task_sweep())
+    monkeypatch.undo()
+    return swept
+
+
+def test_the_sweeper_queues_a_waiting_task_again_with_a_doubling_wait(acme, settings, monkeypatch):
+    task = _stale_pending_task(acme, settings)
+    minutes = [0, 0.5, 1, 1.9, 2.1, 3, 6.0, 6.2, 14.1, 14.3]
+
+    swept = _sweeps_at(monkeypatch, [timedelta(minutes=m) for m in minutes])
+
+    # Queued again at once, then after 2 grace periods, then after 4, then after 8:
+    # not at every sweep while it waits behind a backlog.
+    assert [bool(ids) for ids in swept] == [
+        True, False, False, False,  # at 0, then nothing for 2 minutes
+        True, False, False,  # at 2.1, then nothing for 4 minutes
+        True, False,  # at 6.2, then nothing for 8 minutes
+        True,  # at 14.3
+    ]  # fmt: skip
+    assert all(ids in ([], [task.pk]) for ids in swept)
+    task.refresh_from_db()
+    assert task.requeues == 4
+
+
+def test_a_worker_taking_the_task_resets_the_sweepers_backoff(acme, settings, monkeypatch):
+    task = _stale_pending_task(acme, settings)
+    _sweeps_at(monkeypatch, [timedelta(0)])
+    assert BulkTask.objects.get(pk=task.pk).requeues == 1
+
+    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
+
+    assert claimed is not None
+    assert (claimed.requeues, claimed.requeued_at) == (0, None)
