@@ -33,17 +33,23 @@ def acme():
     return OrganizationFactory(slug="acme")
 
 
-def run(organization, upload, *, override: bool = False) -> BulkTask:
-    """Create a task from an upload and process it to its end, in this process."""
+def pending(organization, upload=None, **fields) -> BulkTask:
+    """A pending users.import task, not queued (the test drives it); one person by default."""
+    upload = upload or csv_file(people_rows(1))
     task, _ = bulk_task_create(
         organization=organization,
-        created_by=None,
         action="users.import",
-        override=override,
         file=upload,
         original_name=upload.name,
         enqueue=False,
+        **{"created_by": None, **fields},
     )
+    return task
+
+
+def run(organization, upload, *, override: bool = False) -> BulkTask:
+    """Create a task from an upload and process it to its end, in this process."""
+    task = pending(organization, upload, override=override)
     finished = bulk_task_process(bulk_task_id=task.pk)
     assert finished is not None
     return finished
@@ -436,15 +442,7 @@ def test_a_file_gone_from_storage_fails_the_task_clearly(acme):
 
 def _scan_of(acme, settings, lines: int) -> tuple[BulkTask, str]:
     settings.BULK_TASK_LEASE_SECONDS = 0  # renew at every look at the clock
-    task, _ = bulk_task_create(
-        organization=acme,
-        created_by=None,
-        action="users.import",
-        override=False,
-        file=csv_file(people_rows(lines)),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(acme, csv_file(people_rows(lines)))
     claimed = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
     assert claimed is not None
     return claimed, "worker-a"
@@ -478,17 +476,7 @@ def test_expired_idempotency_keys_are_forgotten_and_fresh_ones_kept(acme, settin
     user = UserFactory()
     keys = {}
     for key in ("old", "fresh"):
-        task, _ = bulk_task_create(
-            organization=acme,
-            created_by=user,
-            action="users.import",
-            override=False,
-            file=csv_file(people_rows(1)),
-            original_name="people.csv",
-            idempotency_key=key,
-            enqueue=False,
-        )
-        keys[key] = task
+        keys[key] = pending(acme, created_by=user, idempotency_key=key)
     IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=2))
 
     assert flush_expired_idempotency_keys() == 1
@@ -509,15 +497,7 @@ def test_the_idempotency_key_flush_runs_on_beat_every_hour(settings):
 
 def _stale_pending_task(acme, settings) -> BulkTask:
     settings.BULK_TASK_PENDING_GRACE_SECONDS = 60
-    task, _ = bulk_task_create(
-        organization=acme,
-        created_by=None,
-        action="users.import",
-        override=False,
-        file=csv_file(people_rows(1)),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(acme)
     BulkTask.objects.filter(pk=task.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     return task
 
