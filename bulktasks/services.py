@@ -499,14 +499,18 @@ def bulk_task_sweep() -> list[str]:
             updated_at__lt=now - grace,
         )
     )
-    due = Q(requeues=0) | Q(requeues__gte=_REQUEUE_BACKOFF_STEPS, requeued_at__lt=now - grace * 64)
-    for step in range(1, _REQUEUE_BACKOFF_STEPS):
+    last = _REQUEUE_BACKOFF_STEPS
+    due = Q(requeues=0) | Q(requeues__gte=last, requeued_at__lt=now - grace * 2**last)
+    for step in range(1, last):
         due |= Q(requeues=step, requeued_at__lt=now - grace * 2**step)
     ids = list(BulkTask.objects.filter(left_behind & due).values_list("id", flat=True)[:1000])
     if not ids:
         return ids
-    # Counted before sending: a message a worker takes at once finds the count already reset.
-    BulkTask.objects.filter(pk__in=ids).update(requeues=F("requeues") + 1, requeued_at=now)
+    # Counted before sending, so that a worker taking a message at once resets a
+    # count already written; a task taken since the SELECT is not counted.
+    BulkTask.objects.filter(left_behind, pk__in=ids).update(
+        requeues=F("requeues") + 1, requeued_at=now
+    )
     for bulk_task_id in ids:
         bulk_task_enqueue(bulk_task_id=bulk_task_id)
     logger.info("swept %s bulk tasks back to the queue", len(ids))
