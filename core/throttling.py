@@ -199,3 +199,8 @@ class ClientIpThrottle(RateThrottle):
     def get_identity(self, request: Request, view: Any) -> str | None:
         """The client's IP address."""
         return self.get_ident(request) or None
+
+
+def client_address(request: Any) -> str:
+    """The client's address as the rate limits see it: ``NUM_PROXIES`` says which X-Forwarded-For entry to trust."""
+    return BaseThrottle().get_ident(request)
