@@ -148,6 +148,24 @@ def test_staff_cannot_change_a_superuser_account_or_its_password(client: Client)
     assert superuser.check_password(DEFAULT_PASSWORD)
 
 
+def test_staff_cannot_delete_a_superuser_with_the_bulk_delete_action(client: Client) -> None:
+    client.force_login(staff_with("view_user", "change_user", "delete_user"))
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    customer = UserFactory()
+
+    response = client.post(
+        reverse("admin:users_user_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [superuser.pk, customer.pk],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 403
+    assert User.objects.filter(pk__in=[superuser.pk, customer.pk]).count() == 2
+
+
 def test_staff_cannot_change_another_staff_account(client: Client) -> None:
     client.force_login(staff_with("view_user", "change_user"))
     colleague = staff_with("delete_user")
