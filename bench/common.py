@@ -26,7 +26,7 @@ LIMITS_OUT_OF_REACH = {
     f"THROTTLE_{limit}": "1000000000/min"
     for limit in (
         "READS_USER", "READS_ORGANIZATION", "UPLOADS_USER", "UPLOADS_ORGANIZATION",
-        "TOKEN_IP", "TOKEN_EMAIL",
+        "TOKEN_IP", "LOGIN_FAILURES_EMAIL_IP", "LOGIN_FAILURES_EMAIL",
     )
 }  # fmt: skip
 

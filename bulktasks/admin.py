@@ -1,4 +1,4 @@
-"""Staff pages for bulk tasks: browse, filter, and read a task's report."""
+"""Staff pages for bulk tasks: browse, filter, read a task's report; superusers read the download log."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from bulktasks.actions import action_names
+from bulktasks.downloads import bulk_task_file_download
 from bulktasks.forms import BulkTaskUploadForm
-from bulktasks.models import BulkTask, StorageProvider
+from bulktasks.models import BulkTask, BulkTaskFileDownload, StorageProvider
 from bulktasks.selectors import bulk_task_report_lines_head
-from bulktasks.services import bulk_task_create, bulk_task_retry, open_stored_file
+from bulktasks.services import bulk_task_create, bulk_task_retry
 from core.exceptions import ServiceError
+from core.throttling import client_address
 
 # The task page shows this many lines of each kind; the API's lines endpoint has all.
 ADMIN_REPORT_LINES = 200
@@ -181,14 +183,18 @@ class BulkTaskAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/bulktasks/bulktask/upload.html", context)
 
     def download_view(self, request: HttpRequest, object_id: str) -> FileResponse:
-        """Stream the task's original file back to staff."""
+        """Stream the task's original file back to staff allowed to download it; audited."""
+        if not self.has_download_permission(request):
+            raise PermissionDenied
         bulk_task = self.get_object(request, object_id)
         if bulk_task is None or not bulk_task.file_key:
             raise Http404("No such task, or it has no stored file.")
-        if not self.has_view_permission(request, bulk_task):
-            raise PermissionDenied
         try:
-            stored = open_stored_file(bulk_task)
+            stored = bulk_task_file_download(
+                bulk_task=bulk_task,
+                downloaded_by=request.user,  # type: ignore[arg-type]
+                ip_address=client_address(request),
+            )
         except OSError as exc:
             raise Http404("The original file is no longer stored.") from exc
         return FileResponse(
@@ -197,6 +203,20 @@ class BulkTaskAdmin(admin.ModelAdmin):
             filename=bulk_task.file_original_name or "upload",
             content_type=bulk_task.file_mimetype or "application/octet-stream",
         )
+
+    def has_download_permission(self, request: HttpRequest) -> bool:
+        """The original file is personal data: downloading it takes a permission of its own."""
+        return request.user.has_perm("bulktasks.download_bulktask_file")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The task's fields; the download link only for staff who may download."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_download_permission(request):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "download"]})
+            for name, options in fieldsets
+        ]
 
     def has_upload_permission(self, request: HttpRequest) -> bool:
         """Starting a task creates users in an organization: it takes the model's add permission."""
@@ -248,3 +268,58 @@ class BulkTaskAdmin(admin.ModelAdmin):
 class StorageProviderAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "bucket", "region", "id"]
     readonly_fields = ["id", "created_at"]
+
+
+@admin.register(BulkTaskFileDownload)
+class BulkTaskFileDownloadAdmin(admin.ModelAdmin):
+    """The audit log of original files downloaded: superusers read it, nobody writes it here."""
+
+    list_display = [
+        "downloaded_at",
+        "downloaded_by_email",
+        "task",
+        "file_original_name",
+        "ip_address",
+    ]
+    list_filter = ["downloaded_at"]
+    search_fields = ["=task_reference", "downloaded_by_email", "file_original_name"]
+    date_hierarchy = "downloaded_at"
+    show_full_result_count = False
+    fields = readonly_fields = (
+        "downloaded_at",
+        "downloaded_by_email",
+        "downloaded_by",
+        "task",
+        "file_original_name",
+        "ip_address",
+    )
+
+    @admin.display(description="Task", ordering="task_reference")
+    def task(self, download: BulkTaskFileDownload) -> str:
+        """The task's id, linked to its page while the task exists."""
+        if download.bulk_task_id is None:
+            return download.task_reference
+        url = reverse("admin:bulktasks_bulktask_change", args=[download.bulk_task_id])
+        return format_html('<a href="{}">{}</a>', url, download.task_reference)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Who downloaded what is itself sensitive: superusers only, whatever
+        # permissions staff were given.
+        return _is_superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_superuser)

@@ -18,6 +18,7 @@ from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.storage import bulk_task_storage, storage_key_for, storage_provider_current
 from users import catalog
 from users.models import Membership, Organization, Role, User
+from users.selectors import organization_get
 from users.services import membership_create, organization_create, role_create, user_create
 
 DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - printed for the walk-through on purpose
@@ -197,9 +198,7 @@ def _admin_get_or_create() -> User:
 
 
 def _organization_get_or_create(slug: str, name: str) -> Organization:
-    return Organization.objects.filter(slug=slug).first() or organization_create(
-        slug=slug, name=name
-    )
+    return organization_get(id_or_slug=slug) or organization_create(slug=slug, name=name)
 
 
 def _role_get_or_create(organization: Organization, name: str, permissions: list[str]) -> Role:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from core.ids import ObjectIdField
 
@@ -102,6 +103,11 @@ class BulkTask(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            # The original file holds personal data: reading a task's report
+            # (view_bulktask) does not entitle anyone to download it.
+            ("download_bulktask_file", "Can download the original file of a bulk task"),
+        ]
         indexes = [
             models.Index(fields=["organization", "-id"], name="bulktask_org_newest"),
             models.Index(fields=["organization", "status", "-id"], name="bulktask_org_status"),
@@ -177,3 +183,33 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class BulkTaskFileDownload(models.Model):
+    """One download of a task's original file from the admin: the audit log of personal data leaving.
+
+    It outlives the task and the account it names (both may be deleted), so it
+    keeps the task's id and the staff member's e-mail as text as well.
+    """
+
+    id = ObjectIdField(primary_key=True)
+    bulk_task = models.ForeignKey(
+        BulkTask, on_delete=models.SET_NULL, null=True, blank=True, related_name="file_downloads"
+    )
+    task_reference = models.CharField("task id", max_length=24)
+    file_original_name = models.CharField("file", max_length=256, blank=True)
+    downloaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    downloaded_by_email = models.CharField("downloaded by", max_length=256)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    downloaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # Ids sort by creation time: the newest first, on the primary key's index.
+        ordering = ["-id"]
+        # An audit log is only ever read: no add, change or delete permission exists.
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.downloaded_by_email} downloaded {self.task_reference}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -60,18 +61,29 @@ RATE_PERIODS: dict[str, int] = {
     "d": 86400,
     "day": 86400,
 }
+# A period: an optional multiple, then a unit (``min``, ``15min``, ``2 hours``).
+_RATE_PERIOD = re.compile(r"(?P<multiple>[0-9]*)\s*(?P<unit>[a-z]+)")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_rate(text: str) -> tuple[int, int]:
-    """Split a rate such as ``600/min`` into (requests, period in seconds); ValueError if malformed."""
-    count, _, unit = text.strip().partition("/")
-    unit = unit.strip().lower()
+    """Split a rate such as ``600/min`` or ``10/15min`` into (requests, period in seconds).
+
+    ValueError if malformed. The period may be a multiple of its unit (``15min``),
+    for limits whose natural window is not one whole unit.
+    """
+    count, _, period_text = text.strip().partition("/")
+    match = _RATE_PERIOD.fullmatch(period_text.strip().lower())
+    unit = match["unit"] if match else ""
     period = RATE_PERIODS.get(unit) or RATE_PERIODS.get(unit.removesuffix("s"))
-    if not count.strip().isdigit() or int(count) < 1 or period is None:
+    multiple = int(match["multiple"] or 1) if match else 0
+    count = count.strip()
+    if not _DIGITS.fullmatch(count) or int(count) < 1 or period is None or multiple < 1:
         raise ValueError(
-            f"a rate is <requests>/<second|minute|hour|day>, such as 600/min; got {text!r}"
+            "a rate is <requests>/[<n>]<second|minute|hour|day>, such as 600/min or "
+            f"10/15min; got {text!r}"
         )
-    return int(count), period
+    return int(count), period * multiple
 
 
 def env_rate(name: str, default: str) -> str | None:

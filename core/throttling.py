@@ -15,6 +15,7 @@ around a window boundary, which is acceptable for abuse protection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -74,10 +75,18 @@ def rate_get(scope: str) -> Rate | None:
     return rate_parse(text) if text else None
 
 
+def window_key(*, scope: str, ident: str, rate: Rate, now: float) -> tuple[str, float]:
+    """The counter key of ``ident`` in ``scope`` for the window holding ``now``, and when it ends."""
+    window = int(now // rate.period)
+    return f"throttle:{scope}:{ident}:{window}", float((window + 1) * rate.period)
+
+
 def counter_hit(*, cache: BaseCache, key: str, period: int) -> int:
     """Count one request under ``key`` and return the count so far in this window."""
     if isinstance(cache, RedisCache):
-        return _redis_counter_hit(cache, key, period)
+        # One EVALSHA: Django's ``RedisCache.incr`` checks EXISTS first and never sets an expiry.
+        increment = _redis_script(cache, _REDIS_INCREMENT)
+        return int(increment(keys=[cache.make_and_validate_key(key)], args=[period]))
     # Local memory and memcached increment atomically and keep the expiry; the
     # first request of a window finds no key and creates it.
     try:
@@ -88,24 +97,44 @@ def counter_hit(*, cache: BaseCache, key: str, period: int) -> int:
         return cache.incr(key)
 
 
+def counter_uncount(*, cache: BaseCache, key: str) -> None:
+    """Take one count back from ``key``, unless its window has ended meanwhile."""
+    if isinstance(cache, RedisCache):
+        _redis_script(cache, _REDIS_DECREMENT)(keys=[cache.make_and_validate_key(key)])
+        return
+    # A key that expired with its window has nothing left to take back.
+    with contextlib.suppress(ValueError):
+        cache.decr(key)
+
+
 # INCR and, for a window's first request, EXPIRE: atomic, and one reply.
 _REDIS_INCREMENT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
+# DECR only a key that still exists: Django's ``decr`` checks EXISTS in a
+# separate round trip, and a key expiring in between would come back from
+# DECR as -1 with no expiry at all.
+_REDIS_DECREMENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 # Building a Redis client costs more than the round trip itself, so each cache
-# object (Django makes one per thread) keeps the script bound to its client.
-_redis_scripts: WeakKeyDictionary[RedisCache, Any] = WeakKeyDictionary()
+# object (Django makes one per thread) keeps its scripts bound to its client.
+_redis_scripts: WeakKeyDictionary[RedisCache, dict[str, Any]] = WeakKeyDictionary()
 
 
-def _redis_counter_hit(cache: RedisCache, key: str, period: int) -> int:
-    """One EVALSHA. Django's ``RedisCache.incr`` checks EXISTS first and never sets an expiry."""
-    script = _redis_scripts.get(cache)
+def _redis_script(cache: RedisCache, source: str) -> Any:
+    """A Lua script bound to the cache's client: one EVALSHA per call, reloaded if flushed."""
+    scripts = _redis_scripts.get(cache)
+    if scripts is None:
+        scripts = _redis_scripts[cache] = {}
+    script = scripts.get(source)
     if script is None:
         client = cache._cache.get_client(write=True)
-        script = _redis_scripts[cache] = client.register_script(_REDIS_INCREMENT)
-    return int(script(keys=[cache.make_and_validate_key(key)], args=[period]))
+        script = scripts[source] = client.register_script(source)
+    return script
 
 
 class RateThrottle(BaseThrottle):
@@ -135,19 +164,15 @@ class RateThrottle(BaseThrottle):
         if ident is None:
             return True
         now = self.timer()
-        window = int(now // rate.period)
+        key, window_end = window_key(scope=scope, ident=ident, rate=rate, now=now)
         try:
-            count = counter_hit(
-                cache=caches[self.cache_alias],
-                key=f"throttle:{scope}:{ident}:{window}",
-                period=rate.period,
-            )
+            count = counter_hit(cache=caches[self.cache_alias], key=key, period=rate.period)
         except CACHE_UNAVAILABLE as exc:
             logger.warning("rate limit not checked, the cache is unavailable: %s", exc)
             return True
         if count <= rate.limit:
             return True
-        self.retry_after = (window + 1) * rate.period - now
+        self.retry_after = window_end - now
         return False
 
     def wait(self) -> float | None:
@@ -174,3 +199,8 @@ class ClientIpThrottle(RateThrottle):
     def get_identity(self, request: Request, view: Any) -> str | None:
         """The client's IP address."""
         return self.get_ident(request) or None
+
+
+def client_address(request: Any) -> str:
+    """The client's address as the rate limits see it: ``NUM_PROXIES`` says which X-Forwarded-For entry to trust."""
+    return BaseThrottle().get_ident(request)

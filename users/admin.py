@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from users.forms import AdminUserChangeForm, AdminUserCreationForm, MembershipForm, RoleForm
@@ -29,6 +31,67 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    # What makes an account powerful in the admin: only a superuser grants or takes it.
+    privilege_fields = ["is_staff", "is_superuser", "groups", "user_permissions"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        """Privileges are read-only for staff who are not superusers, on their own account too.
+
+        Otherwise ``change_user`` would let a staff member make themselves, or
+        anyone, a superuser. The add form has only the e-mail and the password,
+        so an account created by such staff starts with no privilege at all.
+        """
+        readonly = list(super().get_readonly_fields(request, obj))
+        if _is_superuser(request):
+            return readonly
+        return readonly + [field for field in self.privilege_fields if field not in readonly]
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        """Staff who are not superusers cannot change another staff or superuser account.
+
+        Setting its password or e-mail would let them log in as it, and hold
+        its privileges; such an account stays visible to them, read-only.
+        """
+        allowed = super().has_change_permission(request, obj)
+        return allowed and not _is_privileged_of_another(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        """Staff who are not superusers cannot delete another staff or superuser account."""
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and not _is_privileged_of_another(request, obj)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Groups carry admin permissions: only superusers create, change or delete them.
+
+    A staff member allowed to change a group they belong to could otherwise add
+    any permission to it, and so to themselves.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
+        return _is_superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
+        return _is_superuser(request)
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_superuser)
+
+
+def _is_privileged_of_another(request: HttpRequest, obj: User | None) -> bool:
+    """Whether ``obj`` is someone else's staff or superuser account, and the requester no superuser."""
+    if obj is None or _is_superuser(request) or obj.pk == request.user.pk:
+        return False
+    return obj.is_staff or obj.is_superuser
 
 
 class MembershipInline(admin.TabularInline):

@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models.functions import Lower
 
 from core.ids import is_object_id
 from core.rows import RowReader
@@ -35,6 +36,20 @@ _users = RowReader(
 _organizations = RowReader(Organization, "o", only=("slug", "name"))
 
 
+def organization_get(*, id_or_slug: str) -> Organization | None:
+    """An organization by its id, or by its slug matched ignoring case; None if there is none."""
+    if is_object_id(id_or_slug):
+        organizations = Organization.objects.filter(pk=id_or_slug.lower())
+    else:
+        # Lower("slug") is the expression of the organization_slug_ci_unique
+        # index; slug__iexact would compile to UPPER(...) LIKE on PostgreSQL,
+        # which no index serves.
+        organizations = Organization.objects.alias(slug_lower=Lower("slug")).filter(
+            slug_lower=id_or_slug.lower()
+        )
+    return organizations.first()
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who a bearer token names, as the database knows them now, and their access."""
@@ -46,7 +61,12 @@ class Caller:
 @functools.cache
 def _caller_sql(vendor: str, *, by_id: bool) -> str:
     quote = connection.ops.quote_name
-    organization_key = _organizations.column("id" if by_id else "slug")
+    # A slug matches ignoring case, as its uniqueness does: LOWER(slug) is the
+    # very expression of the organization_slug_ci_unique index, so it serves
+    # the lookup (the parameter is lower-cased by the caller).
+    organization_key = (
+        _organizations.column("id") if by_id else f"LOWER({_organizations.column('slug')})"
+    )
     memberships = quote(Membership._meta.db_table)
     through = quote(Membership.roles.through._meta.db_table)
     roles = quote(Role._meta.db_table)
@@ -73,7 +93,8 @@ def organization_access_get(*, user_id: str, organization_id_or_slug: str) -> Ca
     every request, so a deactivation or a change of roles takes effect at once.
     """
     by_id = is_object_id(organization_id_or_slug)
-    key = organization_id_or_slug.lower() if by_id else organization_id_or_slug
+    # Ids are lower-case hex; slugs match ignoring case (see _caller_sql).
+    key = organization_id_or_slug.lower()
     with connection.cursor() as cursor:
         cursor.execute(_caller_sql(connection.vendor, by_id=by_id), [key, True, user_id])
         rows = cursor.fetchall()

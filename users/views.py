@@ -20,7 +20,7 @@ from users.serializers import (
     TokenRefreshInputSerializer,
 )
 from users.services import auth_token_obtain, auth_token_refresh, auth_token_revoke
-from users.throttling import EmailThrottle
+from users.throttling import login_failures_counted
 
 
 @extend_schema(tags=["Authentication"])
@@ -34,11 +34,12 @@ class TokenView(APIView):
 
 
 class TokenObtainView(TokenView):
-    """``POST /v1/auth/token``: e-mail and password in, access and refresh tokens out."""
+    """``POST /v1/auth/token``: e-mail and password in, access and refresh tokens out.
 
-    # Per address and per e-mail tried: guessing one account's password from
-    # many addresses is limited as well as trying many accounts from one.
-    throttle_classes = [ClientIpThrottle, EmailThrottle]
+    Besides the per-address limit of every token endpoint, failed logins are
+    limited per (e-mail, address) and per e-mail (``login_failures_counted``),
+    after validation: only an attempt that checks a password can fail.
+    """
 
     @extend_schema(
         operation_id="obtainToken",
@@ -54,7 +55,10 @@ class TokenObtainView(TokenView):
     def post(self, request: Request) -> Response:
         serializer = TokenObtainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return envelope(auth_token_obtain(**serializer.validated_data))
+        credentials = serializer.validated_data
+        with login_failures_counted(request=request, view=self, email=credentials["email"]):
+            tokens = auth_token_obtain(**credentials)
+        return envelope(tokens)
 
 
 class TokenRefreshView(TokenView):

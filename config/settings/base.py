@@ -179,7 +179,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "uploads.user": env_rate("THROTTLE_UPLOADS_USER", "100/hour"),
     "uploads.organization": env_rate("THROTTLE_UPLOADS_ORGANIZATION", "500/hour"),
     "token.ip": env_rate("THROTTLE_TOKEN_IP", "120/min"),
-    "token.email": env_rate("THROTTLE_TOKEN_EMAIL", "20/hour"),
+    # Failed logins only (a wrong password, or no such account); see docs/api.md.
+    "login_failures.email_ip": env_rate("THROTTLE_LOGIN_FAILURES_EMAIL_IP", "10/15min"),
+    "login_failures.email": env_rate("THROTTLE_LOGIN_FAILURES_EMAIL", "100/hour"),
 }
 # Proxies in front of the service that append to X-Forwarded-For; 0 trusts only
 # the connecting address, so a client cannot pick its own.

@@ -6,10 +6,12 @@ import hashlib
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from bulktasks.models import BulkTask
+from bulktasks.models import BulkTask, BulkTaskFileDownload
 from bulktasks.services import bulk_task_create, bulk_task_process
 from bulktasks.storage import bulk_task_storage
 from tests.bulktasks.files import csv_file, people_rows, raw_file
@@ -223,6 +225,120 @@ def test_a_non_staff_user_is_sent_to_login_from_the_download(
     assert response["Location"].startswith(f"{LOGIN_URL}?next=")
 
 
+def staff_with(*codenames: str) -> User:
+    """A staff member who is not a superuser, holding the given permissions."""
+    staff = UserFactory(is_staff=True, is_superuser=False)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return staff
+
+
+def test_staff_without_the_download_permission_get_403_and_no_link(
+    client: Client, acme: Organization
+) -> None:
+    task = create_task(acme, csv_file(people_rows(1), name="roster.csv"))
+    client.force_login(staff_with("view_bulktask"))
+
+    page = client.get(change_url(task))
+    download = client.get(download_url(task))
+
+    assert page.status_code == 200
+    assert download_url(task) not in page.content.decode()
+    assert download.status_code == 403
+    assert not BulkTaskFileDownload.objects.exists()
+
+
+def test_staff_with_the_download_permission_download_and_each_download_is_audited(
+    client: Client, acme: Organization
+) -> None:
+    task = create_task(acme, csv_file(people_rows(2), name="roster.csv"))
+    staff = staff_with("view_bulktask", "download_bulktask_file")
+    client.force_login(staff)
+
+    page = client.get(change_url(task))
+    # Without trusted proxies (NUM_PROXIES=0) a forwarded address is ignored.
+    responses = [
+        client.get(download_url(task), REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="6.6.6.6")
+        for _ in range(2)
+    ]
+    bodies = [b"".join(response.streaming_content) for response in responses]
+
+    assert f'<a href="{download_url(task)}">Download roster.csv</a>' in page.content.decode()
+    assert [response.status_code for response in responses] == [200, 200]
+    assert bodies[0] == bodies[1] != b""
+    logged = list(BulkTaskFileDownload.objects.order_by("id"))
+    assert len(logged) == 2
+    assert {
+        (entry.bulk_task_id, entry.task_reference, entry.file_original_name) for entry in logged
+    } == {(task.pk, task.pk, "roster.csv")}
+    assert {(entry.downloaded_by_id, entry.downloaded_by_email) for entry in logged} == {
+        (staff.pk, staff.email)
+    }
+    assert {entry.ip_address for entry in logged} == {"10.1.2.3"}
+    assert logged[0].downloaded_at <= logged[1].downloaded_at <= timezone.now()
+
+
+def test_a_file_no_longer_stored_is_not_recorded_as_downloaded(
+    staff_client: Client, acme: Organization
+) -> None:
+    task = create_task(acme, csv_file(people_rows(1)))
+    bulk_task_storage().delete(task.file_key)
+
+    assert staff_client.get(download_url(task)).status_code == 404
+    assert not BulkTaskFileDownload.objects.exists()
+
+
+def test_superusers_read_the_download_log_and_nobody_can_edit_it(
+    staff_client: Client, acme: Organization
+) -> None:
+    task = create_task(acme, csv_file(people_rows(1), name="roster.csv"))
+    b"".join(staff_client.get(download_url(task)).streaming_content)
+    entry = BulkTaskFileDownload.objects.get()
+    log_url = reverse("admin:bulktasks_bulktaskfiledownload_changelist")
+    entry_url = reverse("admin:bulktasks_bulktaskfiledownload_change", args=[entry.pk])
+
+    log = staff_client.get(log_url)
+    page = staff_client.get(entry_url)
+    edit = staff_client.post(entry_url, {"downloaded_by_email": "someone@else.example"})
+    add = staff_client.get(reverse("admin:bulktasks_bulktaskfiledownload_add"))
+    delete = staff_client.post(
+        reverse("admin:bulktasks_bulktaskfiledownload_delete", args=[entry.pk]), {"post": "yes"}
+    )
+
+    assert log.status_code == 200
+    assert {row.pk for row in log.context["cl"].result_list} == {entry.pk}
+    assert "roster.csv" in log.content.decode()
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert (edit.status_code, add.status_code, delete.status_code) == (403, 403, 403)
+    entry.refresh_from_db()
+    assert entry.downloaded_by_email != "someone@else.example"
+
+
+def test_staff_who_are_not_superusers_cannot_read_the_download_log(client: Client) -> None:
+    client.force_login(
+        staff_with("view_bulktask", "download_bulktask_file", "view_bulktaskfiledownload")
+    )
+
+    log = client.get(reverse("admin:bulktasks_bulktaskfiledownload_changelist"))
+    index = client.get(reverse("admin:index"))
+
+    assert log.status_code == 403
+    assert "bulktaskfiledownload" not in index.content.decode()
+
+
+def test_the_download_log_outlives_the_task(staff_client: Client, acme: Organization) -> None:
+    task = create_task(acme, csv_file(people_rows(1)))
+    b"".join(staff_client.get(download_url(task)).streaming_content)
+    task_id = task.pk
+
+    acme.delete()
+
+    entry = BulkTaskFileDownload.objects.get()
+    assert (entry.bulk_task_id, entry.task_reference) == (None, task_id)
+    log = staff_client.get(reverse("admin:bulktasks_bulktaskfiledownload_changelist"))
+    assert task_id in log.content.decode()
+
+
 # --- Retrying failed tasks -----------------------------------------------------------------
 
 
@@ -316,8 +432,6 @@ def test_download_of_a_file_no_longer_stored_is_404_not_500(
 
 
 def test_staff_without_the_add_permission_cannot_upload(client: Client, acme: Organization) -> None:
-    from django.contrib.auth.models import Permission
-
     viewer = UserFactory(is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_bulktask"))
     client.force_login(viewer)

@@ -350,14 +350,15 @@ def test_rates_come_from_the_environment_and_an_empty_one_is_off() -> None:
     script = (
         "from config.settings import base; "
         "rates = base.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']; "
-        "print(rates['reads.user'], rates['token.email'], rates['uploads.user'])"
+        "print(rates['reads.user'], rates['login_failures.email'], rates['uploads.user'], "
+        "rates['login_failures.email_ip'])"
     )
-    env = clean_env(THROTTLE_READS_USER="5/s", THROTTLE_TOKEN_EMAIL="")
+    env = clean_env(THROTTLE_READS_USER="5/s", THROTTLE_LOGIN_FAILURES_EMAIL="")
 
     result = run(["-c", script], env)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["5/s", "None", "100/hour"]
+    assert result.stdout.split() == ["5/s", "None", "100/hour", "10/15min"]
 
 
 def test_a_malformed_rate_stops_the_service_from_starting() -> None:

@@ -14,7 +14,15 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIRequestFactory
 
 from config.env import parse_rate
-from core.throttling import ClientIpThrottle, Rate, counter_hit, rate_get, rate_parse
+from core.throttling import (
+    ClientIpThrottle,
+    Rate,
+    counter_hit,
+    counter_uncount,
+    rate_get,
+    rate_parse,
+)
+from users.throttling import LoginFailureThrottle
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -60,6 +68,8 @@ def _clock() -> None:
         ("1/day", (1, 86400)),
         (" 30 / Minute ", (30, 60)),
         ("7/m", (7, 60)),
+        ("10/15min", (10, 900)),
+        ("3/ 2 hours", (3, 7200)),
     ],
 )
 def test_a_rate_is_requests_per_period(text: str, expected: tuple[int, int]) -> None:
@@ -68,7 +78,20 @@ def test_a_rate_is_requests_per_period(text: str, expected: tuple[int, int]) -> 
 
 
 @pytest.mark.parametrize(
-    "text", ["", "600", "600/", "/min", "0/min", "-1/min", "ten/min", "5/week"]
+    "text",
+    [
+        "",
+        "600",
+        "600/",
+        "/min",
+        "0/min",
+        "-1/min",
+        "ten/min",
+        "5/week",
+        "10/0min",
+        "10/15",
+        "\uff11/min",  # a full-width digit
+    ],
 )
 def test_a_malformed_rate_is_a_configuration_error(text: str) -> None:
     with pytest.raises(ValueError, match="600/min"):
@@ -99,6 +122,18 @@ def test_the_counter_counts_within_a_key_and_keys_are_independent() -> None:
 
     assert counts == [1, 2, 3]
     assert other == 1
+
+
+def test_a_count_taken_back_is_gone_and_a_missing_key_stays_missing() -> None:
+    cache = caches["default"]
+    counter_hit(cache=cache, key="k1", period=60)
+    counter_hit(cache=cache, key="k1", period=60)
+
+    counter_uncount(cache=cache, key="k1")
+    counter_uncount(cache=cache, key="gone")
+
+    assert cache.get("k1") == 1
+    assert cache.get("gone") is None
 
 
 # --- The throttle ---------------------------------------------------------------------------
@@ -212,6 +247,47 @@ def test_on_redis_the_counter_counts_and_every_key_expires(redis_cache) -> None:
     assert 0 < client.ttl(full_key) <= 60
     # Django's own API reads the same counter.
     assert redis_cache.get("k") == 3
+
+
+@pytest.mark.redis
+def test_on_redis_a_count_taken_back_keeps_its_expiry_and_never_revives_a_key(
+    redis_cache,
+) -> None:
+    counter_hit(cache=redis_cache, key="k", period=60)
+    counter_hit(cache=redis_cache, key="k", period=60)
+
+    counter_uncount(cache=redis_cache, key="k")
+    counter_uncount(cache=redis_cache, key="expired")
+
+    client = redis_cache._cache.get_client(write=True)
+    assert redis_cache.get("k") == 1
+    assert 0 < client.ttl(redis_cache.make_and_validate_key("k")) <= 60
+    # Django's decr would have left -1 here, with no expiry.
+    assert not client.exists(redis_cache.make_and_validate_key("expired"))
+
+
+@pytest.mark.redis
+def test_on_redis_failed_logins_lock_out_one_address_and_a_success_forgets_them(
+    redis_cache, throttle_rates, request_from, monkeypatch
+) -> None:
+    throttle_rates(**{"login_failures.email_ip": "2/15min", "login_failures.email": "100/hour"})
+    monkeypatch.setattr("users.throttling.caches", {"default": redis_cache})
+
+    def attempt(address: str, *, succeeds: bool = False) -> bool:
+        throttle = LoginFailureThrottle(email="ada@example.com")
+        allowed = throttle.allow_request(request_from(address), None)
+        if allowed and succeeds:
+            throttle.login_succeeded()
+        return allowed
+
+    failures = [attempt("10.0.0.1"), attempt("10.0.0.1")]
+    refused = attempt("10.0.0.1", succeeds=True)
+    owner = [attempt("10.0.0.2"), attempt("10.0.0.2", succeeds=True)]
+
+    assert (failures, refused) == ([True, True], False)
+    # The owner's success took back their own attempt and forgot their failure.
+    assert owner == [True, True]
+    assert [attempt("10.0.0.2"), attempt("10.0.0.2"), attempt("10.0.0.2")] == [True, True, False]
 
 
 @pytest.mark.redis

@@ -1,9 +1,11 @@
-"""Rate limits through the API: per user and per organization for reads and uploads, per address and e-mail at login."""
+"""Rate limits through the API: per user and per organization for reads and uploads, per address and failed logins at login."""
 
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
 from rest_framework.settings import api_settings
+from rest_framework.test import APIRequestFactory
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bulktasks.models import BulkTask
@@ -18,6 +20,7 @@ from tests.factories import (
     UserFactory,
 )
 from users import catalog
+from users.throttling import LoginFailureThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -256,23 +259,193 @@ def test_an_organization_upload_budget_is_shared_by_its_members(
 # --- Tokens -----------------------------------------------------------------------------------
 
 
-def test_guessing_one_accounts_password_is_limited_whatever_the_address(api_client, throttle_rates):
-    throttle_rates(**{"token.email": "2/hour", "token.ip": "100/min"})
+def login_failure_rates(throttle_rates, *, per_address: str | None, per_email: str | None) -> None:
+    """Set the two failed-login limits; the address budget stays out of reach."""
+    throttle_rates(
+        **{
+            "token.ip": "1000/min",
+            "login_failures.email_ip": per_address,
+            "login_failures.email": per_email,
+        }
+    )
+
+
+def test_wrong_passwords_from_one_address_lock_out_that_address_not_the_owner(
+    api_client, throttle_rates
+):
+    login_failure_rates(throttle_rates, per_address="3/15min", per_email="100/hour")
     UserFactory(email="ada@example.com")
 
-    guesses = [
-        login(api_client, "ada@example.com", address="10.0.0.1").status_code,
-        login(api_client, " ADA@example.com", address="10.0.0.2").status_code,
-    ]
-    third = login(api_client, "Ada@Example.com", DEFAULT_PASSWORD, address="10.0.0.3")
+    guesses = [login(api_client, "ada@example.com", address="10.0.0.1").status_code for _ in "abc"]
+    attacker = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.1")
+    owner = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.2")
 
-    assert guesses == [401, 401]
-    assert_throttled(third)
-    assert login(api_client, "grace@example.com", address="10.0.0.3").status_code == 401
+    assert guesses == [401, 401, 401]
+    assert_throttled(attacker)
+    assert int(attacker["Retry-After"]) <= 15 * 60
+    assert owner.status_code == 200
+    assert set(owner.json()["data"]) == {"access", "refresh"}
+
+
+def test_successful_logins_never_count(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="2/15min", per_email="2/hour")
+    UserFactory(email="ada@example.com")
+
+    logins = [
+        login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.1").status_code
+        for _ in range(5)
+    ]
+    failures = [login(api_client, "ada@example.com", address="10.0.0.1").status_code for _ in "ab"]
+
+    assert logins == [200] * 5
+    assert failures == [401, 401]
+    assert_throttled(login(api_client, "ada@example.com", address="10.0.0.1"))
+
+
+def test_a_successful_login_forgets_the_failures_of_its_address(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="3/15min", per_email="100/hour")
+    UserFactory(email="ada@example.com")
+
+    before = [login(api_client, "ada@example.com").status_code for _ in "ab"]
+    success = login(api_client, "ada@example.com", DEFAULT_PASSWORD)
+    after = [login(api_client, "ada@example.com").status_code for _ in "abc"]
+
+    assert (before, success.status_code, after) == ([401, 401], 200, [401, 401, 401])
+    assert_throttled(login(api_client, "ada@example.com"))
+
+
+def test_failures_count_per_email_matched_case_insensitively_and_per_address(
+    api_client, throttle_rates
+):
+    login_failure_rates(throttle_rates, per_address="2/15min", per_email="100/hour")
+    UserFactory(email="ada@example.com")
+
+    failures = [
+        login(api_client, "ada@example.com").status_code,
+        login(api_client, " ADA@Example.com").status_code,
+    ]
+
+    assert failures == [401, 401]
+    assert_throttled(login(api_client, "Ada@example.COM", DEFAULT_PASSWORD))
+    # Another e-mail from the same address, or an unknown one, has its own budget.
+    assert login(api_client, "grace@example.com").status_code == 401
+    assert login(api_client, "nobody@example.com").status_code == 401
+
+
+def test_an_unknown_email_is_limited_like_a_known_one(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="2/15min", per_email="100/hour")
+
+    failures = [login(api_client, "nobody@example.com").status_code for _ in "ab"]
+
+    assert failures == [401, 401]
+    assert_throttled(login(api_client, "nobody@example.com"))
+
+
+def test_over_the_email_ceiling_only_addresses_that_failed_are_refused(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="3/15min", per_email="4/hour")
+    UserFactory(email="ada@example.com")
+    for address in ("10.0.0.1", "10.0.0.2"):
+        for _ in "ab":
+            assert login(api_client, "ada@example.com", address=address).status_code == 401
+
+    # The ceiling (4) is reached: an address that already failed gets no more tries...
+    refused = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.1")
+    # ...the owner, from an address of their own, logs in...
+    owner = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.3")
+    # ...and a fresh address gets one guess before it is refused in turn.
+    fresh = [
+        login(api_client, "ada@example.com", address="10.0.0.4"),
+        login(api_client, "ada@example.com", address="10.0.0.4"),
+    ]
+
+    assert_throttled(refused)
+    assert int(refused["Retry-After"]) <= 15 * 60
+    assert owner.status_code == 200
+    assert fresh[0].status_code == 401
+    assert_throttled(fresh[1])
+
+
+def test_hammering_from_one_address_does_not_spend_the_email_ceiling(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="3/15min", per_email="5/hour")
+    UserFactory(email="ada@example.com")
+
+    hammering = [login(api_client, "ada@example.com", address="10.0.0.1") for _ in range(20)]
+    # Refused attempts checked no password: only the first 3 failures count, so
+    # another address still has 2 failures before the ceiling (5) is passed.
+    other = [login(api_client, "ada@example.com", address="10.0.0.2") for _ in range(3)]
+
+    assert [response.status_code for response in hammering[:3]] == [401, 401, 401]
+    assert {response.status_code for response in hammering[3:]} == {429}
+    assert [response.status_code for response in other[:2]] == [401, 401]
+    assert_throttled(other[2])
+
+
+def test_without_the_per_address_limit_the_ceiling_refuses_every_address(
+    api_client, throttle_rates
+):
+    login_failure_rates(throttle_rates, per_address=None, per_email="2/hour")
+    UserFactory(email="ada@example.com")
+
+    failures = [
+        login(api_client, "ada@example.com", address=f"10.0.0.{n}").status_code for n in (1, 2)
+    ]
+
+    assert failures == [401, 401]
+    assert_throttled(login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.3"))
+
+
+def test_a_login_that_could_not_check_the_password_is_not_a_failure(
+    api_client, throttle_rates, monkeypatch
+):
+    login_failure_rates(throttle_rates, per_address="1/15min", per_email="1/hour")
+    UserFactory(email="ada@example.com")
+
+    def database_away(**credentials):
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("users.views.auth_token_obtain", database_away)
+        outages = [login(api_client, "ada@example.com").status_code for _ in "abc"]
+
+    assert outages == [503, 503, 503]
+    assert login(api_client, "ada@example.com").status_code == 401
+    assert_throttled(login(api_client, "ada@example.com", DEFAULT_PASSWORD))
+
+
+def test_parallel_guesses_cannot_pass_the_limit_before_their_failures_are_known(throttle_rates):
+    login_failure_rates(throttle_rates, per_address="3/15min", per_email="100/hour")
+    request = APIRequestFactory().post(TOKEN_URL, REMOTE_ADDR="10.0.0.1")
+
+    # Four attempts in flight at once: none has had its password checked yet.
+    in_flight = [LoginFailureThrottle(email="ada@example.com") for _ in range(4)]
+    allowed = [throttle.allow_request(request, view=None) for throttle in in_flight]
+
+    assert allowed == [True, True, True, False]
+
+
+def test_behind_a_proxy_the_forwarded_address_is_the_one_counted(
+    api_client, throttle_rates, settings
+):
+    login_failure_rates(throttle_rates, per_address="1/15min", per_email="100/hour")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    UserFactory(email="ada@example.com")
+
+    def login_via_proxy(client_address: str, password: str = WRONG_PASSWORD):
+        return api_client.post(
+            TOKEN_URL,
+            {"email": "ada@example.com", "password": password},
+            format="json",
+            REMOTE_ADDR="10.9.9.9",
+            HTTP_X_FORWARDED_FOR=f"6.6.6.6, {client_address}",
+        )
+
+    assert login_via_proxy("1.1.1.1").status_code == 401
+    assert_throttled(login_via_proxy("1.1.1.1"))
+    assert login_via_proxy("2.2.2.2", DEFAULT_PASSWORD).status_code == 200
 
 
 def test_one_address_trying_many_accounts_is_limited(api_client, throttle_rates):
-    throttle_rates(**{"token.ip": "2/min", "token.email": "100/hour"})
+    throttle_rates(**{"token.ip": "2/min"})
 
     tries = [login(api_client, f"user{n}@example.com").status_code for n in range(2)]
     refused = login(api_client, "user9@example.com")
@@ -300,7 +473,7 @@ def test_refresh_and_logout_spend_the_address_budget_too(api_client, throttle_ra
 
 
 def test_a_malformed_login_body_is_still_400(api_client, throttle_rates):
-    throttle_rates(**{"token.email": "1/hour"})
+    login_failure_rates(throttle_rates, per_address="1/15min", per_email="1/hour")
 
     response = api_client.post(TOKEN_URL, data="[1, 2]", content_type="application/json")
 

@@ -92,6 +92,29 @@ def test_missing_fields_are_400_naming_them(api_client):
     assert "password" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (TOKEN_URL, '{"email": "\\ud800", "password": "x"}', "email"),
+        (TOKEN_URL, '{"email": "ada\\udfff@example.com", "password": "x"}', "email"),
+        (TOKEN_URL, '{"email": "ada@example.com", "password": "\\ud800"}', "password"),
+        (REFRESH_URL, '{"refresh": "\\ud800"}', "refresh"),
+        (LOGOUT_URL, '{"refresh": "a.\\ud800.b"}', "refresh"),
+    ],
+)
+def test_a_lone_surrogate_in_a_json_string_is_400_not_500(api_client, url, body, field):
+    # Valid JSON, but no UTF-8 can encode it: hashing it or sending it to the
+    # database would raise UnicodeEncodeError.
+    assert "\\u" in body
+
+    response = api_client.post(url, data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == 1002
+    assert error["message"].startswith(f"{field}: ")
+
+
 def test_a_malformed_json_body_is_400(api_client):
     response = api_client.post(TOKEN_URL, data="{not json", content_type="application/json")
 

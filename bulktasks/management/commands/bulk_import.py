@@ -13,7 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from bulktasks.models import BulkTask
 from bulktasks.services import bulk_task_create, bulk_task_process
 from core.exceptions import ServiceError
-from users.models import Organization, User
+from users.models import User
+from users.selectors import organization_get
 
 BAR_WIDTH = 30
 
@@ -32,10 +33,7 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        organization = (
-            Organization.objects.filter(slug=options["organization"]).first()
-            or Organization.objects.filter(pk=options["organization"].lower()).first()
-        )
+        organization = organization_get(id_or_slug=options["organization"])
         if organization is None:
             raise CommandError(f"No organization {options['organization']!r}")
         created_by = None
