@@ -30,7 +30,7 @@ if _weak(SECRET_KEY):
         f"{_MIN_SECRET_LENGTH} characters in production, e.g. "
         "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
     )
-if _weak(SIMPLE_JWT["SIGNING_KEY"]):  # noqa: F405
+if _weak(str(SIMPLE_JWT["SIGNING_KEY"])):  # noqa: F405
     raise ImproperlyConfigured(
         f"JWT_SIGNING_KEY, when set, must be a random value of at least {_MIN_SECRET_LENGTH} "
         "characters in production (without it, SECRET_KEY signs the tokens)"

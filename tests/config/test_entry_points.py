@@ -110,7 +110,7 @@ def test_manage_py_loads_the_local_settings_by_default() -> None:
 
 @pytest.mark.parametrize("target", ["migrate", "seed", "run", "worker"])
 def test_the_makefile_developer_targets_name_the_local_settings(target: str) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - fixed arguments
         ["make", "--dry-run", "--always-make", target],  # noqa: S607 - make from PATH
         cwd=PROJECT_ROOT,
         capture_output=True,

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ class MakeRun:
             PYTHONUNBUFFERED="1",
         )
         with self.output_path.open("wb") as output:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
                 [  # noqa: S607 - make from PATH, as a developer runs it
                     "make",
                     "run",
@@ -109,10 +110,8 @@ class MakeRun:
     def kill(self) -> None:
         """Leave nothing behind, whatever the test found."""
         for pid in [int(line.split()[0]) for line in session_processes(self.process.pid)]:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait(timeout=30)
 
 
