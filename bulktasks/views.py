@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -95,6 +96,8 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
 
     permission_classes = [BulkTaskCollectionPermission]
     throttle_scopes = {**OrganizationViewSet.throttle_scopes, "POST": "uploads"}
+    # The one endpoint that takes multipart: a file and its form fields.
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
         operation_id="listBulkTasks",

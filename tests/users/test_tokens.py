@@ -47,14 +47,22 @@ def test_the_email_is_matched_case_insensitively(api_client):
     assert response.status_code == 200
 
 
-def test_a_form_encoded_login_works_too(api_client):
+@pytest.mark.parametrize("format_", ["multipart", "form"])
+def test_a_login_that_is_not_json_is_415(api_client, format_):
     UserFactory(email="ada@example.com")
+    credentials = {"email": "ada@example.com", "password": DEFAULT_PASSWORD}
 
-    response = api_client.post(
-        TOKEN_URL, {"email": "ada@example.com", "password": DEFAULT_PASSWORD}
-    )
+    if format_ == "form":
+        response = api_client.post(
+            TOKEN_URL,
+            f"email=ada%40example.com&password={DEFAULT_PASSWORD}",
+            content_type="application/x-www-form-urlencoded",
+        )
+    else:
+        response = api_client.post(TOKEN_URL, credentials, format=format_)
 
-    assert response.status_code == 200
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == 1004
 
 
 @pytest.mark.parametrize(
