@@ -1,8 +1,9 @@
-"""Request middleware: the request id and access log; reading what is left of a request body."""
+"""Request middleware: the request id and access log; reading what is left of a request body; no-store."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -17,6 +18,7 @@ from core.logging import request_id_clean, request_id_new, request_id_var
 from core.views import API_PREFIX
 
 REQUEST_ID_HEADER = "X-Request-ID"
+AUTH_PREFIX = "/v1/auth/"
 access_logger = logging.getLogger("core.access")
 
 
@@ -122,6 +124,32 @@ class RefuseNulBytesMiddleware:
             # Django answers SuspiciousOperation with its 400 hook, logged as a warning.
             raise SuspiciousOperation("NUL byte in the URL")
         return self.get_response(request)
+
+
+# The OpenAPI schema and Swagger UI are public and the same for everyone: caches may keep them.
+_CACHEABLE_API_PATH = re.compile(r"/v1/(schema|docs)/?")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every API answer but the public schema and docs.
+
+    Token responses must not be stored (RFC 6749, section 5.1), and an
+    authenticated answer holds one tenant's data, which a shared cache must
+    never hand to someone else. Errors get it too: it costs nothing, and no
+    answer under /v1/ is worth caching.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX) and not _CACHEABLE_API_PATH.fullmatch(request.path):
+            response["Cache-Control"] = "no-store"
+            if request.path.startswith(AUTH_PREFIX):
+                # RFC 6749 asks token responses for the HTTP/1.0 header as well.
+                response["Pragma"] = "no-cache"
+        return response
 
 
 def request_body_drain(*, request: HttpRequest) -> int:

@@ -36,6 +36,8 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     # Second: every answer, errors included, goes out after the request body is read.
     "core.middleware.DrainRequestBodyMiddleware",
+    # Every API answer, errors included, is kept out of caches (docs/api.md).
+    "core.middleware.NoStoreMiddleware",
     "core.middleware.RefuseNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

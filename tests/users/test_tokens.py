@@ -340,7 +340,7 @@ def test_logout_refuses_access_tokens_and_expired_tokens(api_client, token_class
     assert response.json()["error"]["code"] == 4004
 
 
-def test_logout_of_a_deleted_users_token_still_revokes_it(api_client):
+def test_logout_of_a_deleted_users_token_is_4004_and_still_revokes_it(api_client):
     user = UserFactory()
     token = str(RefreshToken.for_user(user))
     OutstandingToken.objects.all().delete()
@@ -348,8 +348,25 @@ def test_logout_of_a_deleted_users_token_still_revokes_it(api_client):
 
     response = api_client.post(LOGOUT_URL, {"refresh": token}, format="json")
 
-    assert response.status_code == 200
+    assert response.status_code == 401
+    assert response.json() == {"status": False, "error": {"code": 4004, "message": "Invalid Token"}}
     assert BlacklistedToken.objects.filter(token__user=None).count() == 1
+
+
+def test_logout_of_a_deactivated_users_token_is_4004_and_revokes_it(api_client, reader):
+    token = login(api_client, reader)["refresh"]
+    reader.is_active = False
+    reader.save(update_fields=["is_active"])
+
+    response = api_client.post(LOGOUT_URL, {"refresh": token}, format="json")
+    reader.is_active = True
+    reader.save(update_fields=["is_active"])
+    refreshed_once_active_again = api_client.post(REFRESH_URL, {"refresh": token}, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {"status": False, "error": {"code": 4004, "message": "Invalid Token"}}
+    assert refreshed_once_active_again.status_code == 401
+    assert BlacklistedToken.objects.filter(token__user=reader).count() == 1
 
 
 def test_get_on_logout_is_405(api_client):
