@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.http import HttpRequest, HttpResponse
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from core.middleware import DrainRequestBodyMiddleware
 from tests.conftest import bearer
@@ -85,14 +85,16 @@ def test_one_access_line_per_request_with_method_path_status_and_duration(client
     assert line["level"] == "INFO"
 
 
-def test_log_lines_written_while_serving_carry_the_request_id(client, json_logs):
-    client.get("/v1/no-such-route", HTTP_X_REQUEST_ID="rid-django")
+@pytest.mark.urls("tests.core.failing_urls")
+def test_log_lines_written_while_serving_carry_the_request_id(json_logs):
+    # Django logs a 5xx ("django.request") after the last middleware has returned.
+    Client(raise_request_exception=False).get("/v1/bug", HTTP_X_REQUEST_ID="rid-django")
     logging.getLogger("tests.after").info("between requests")
 
     lines = json_logs()
-    warning = next(line for line in lines if line["logger"] == "django.request")
+    error = next(line for line in lines if line["logger"] == "django.request")
     after = next(line for line in lines if line["logger"] == "tests.after")
-    assert warning["request_id"] == "rid-django"
+    assert error["request_id"] == "rid-django"
     assert after["request_id"] is None
 
 
