@@ -159,7 +159,8 @@ def test_make_run_stops_the_server_and_the_worker_quickly_and_quietly(
     after = make_run.output().splitlines()[lines_before:]
     assert status in exit_statuses, "\n".join(after)
     assert "Stopped." in after
-    assert sum("Warm shutdown" in line for line in after) == 1, "\n".join(after)
+    # Once at most: a worker busy in a long database call is killed before it says it.
+    assert sum("Warm shutdown" in line for line in after) <= 1, "\n".join(after)
     assert len(after) < 20, "\n".join(after)
     assert not any("Segmentation fault" in line or "Error" in line for line in after)
     with pytest.raises(ProcessLookupError):
