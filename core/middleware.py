@@ -47,7 +47,7 @@ class RequestIdMiddleware:
             access_logger.info(
                 "%s %s %s %.2fms",
                 request.method,
-                request.path,
+                _printable(request.path),
                 response.status_code,
                 duration_ms,
                 extra={
@@ -65,6 +65,11 @@ class RequestIdMiddleware:
 def _request_id_forget(**kwargs: object) -> None:
     """The response is sent: log lines from now on belong to no request."""
     request_id_var.set(None)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a ``%0A`` in a URL must not start a log line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _user_id(request: HttpRequest) -> str | None:

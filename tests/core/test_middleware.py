@@ -85,6 +85,14 @@ def test_one_access_line_per_request_with_method_path_status_and_duration(client
     assert line["level"] == "INFO"
 
 
+def test_a_newline_in_the_path_is_escaped_in_the_access_message(client, json_logs):
+    client.get("/v1/no-such-route%0AFAKE INFO line")
+
+    [line] = access_lines(json_logs())
+    assert line["message"].startswith("GET /v1/no-such-route\\nFAKE INFO line 404 ")
+    assert line["path"] == "/v1/no-such-route\nFAKE INFO line"
+
+
 @pytest.mark.urls("tests.core.failing_urls")
 def test_log_lines_written_while_serving_carry_the_request_id(json_logs):
     # Django logs a 5xx ("django.request") after the last middleware has returned.
