@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The developer targets (migrate, seed, run, worker) name the local settings:
+# with nothing set, celery and gunicorn load the production ones.
+LOCAL := DJANGO_SETTINGS_MODULE=config.settings.local
+BEAT_SCHEDULE ?= var/celerybeat-schedule
 
 .PHONY: install run worker migrate seed test test-postgres test-workers bench lint format clean screenshots test-redis
 
@@ -20,23 +24,21 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(LOCAL) $(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	$(LOCAL) $(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 
 ## run: install, migrate, seed the demo data, and serve on 127.0.0.1:8000 with a
 ## background worker beside the server (Ctrl-C stops both)
 run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/ with a background worker; Ctrl-C stops both."
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO \
-		--schedule var/celerybeat-schedule & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@exec env $(LOCAL) $(BIN)/python -m config.devserver $(HOST):$(PORT) --beat-schedule $(BEAT_SCHEDULE)
 
-## worker: a Celery worker (and the periodic sweeper) for the configured broker
+## worker: a Celery worker (and the periodic sweeper) on this machine, with the local
+## settings, for the configured broker; production runs `celery -A config worker` (docs/production.md)
 worker: install
-	$(BIN)/celery -A config worker --beat --loglevel=INFO --schedule var/celerybeat-schedule
+	$(LOCAL) $(BIN)/celery -A config worker --beat --loglevel=INFO --schedule $(BEAT_SCHEDULE)
 
 ## test: install and run the whole suite (SQLite unless DATABASE_URL says otherwise)
 test: install

@@ -11,7 +11,15 @@ from bulktasks.actions.registry import ACTION_NAME_PATTERN
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import ReportLines
 from core.ids import OBJECT_ID_PATTERN
-from core.serializers import ObjectIdField, OmitEmptyMixin, WholeNumberField, present, timestamp
+from core.serializers import (
+    DigitsIntegerField,
+    ObjectIdField,
+    OmitEmptyMixin,
+    PatternField,
+    WholeNumberField,
+    present,
+    timestamp,
+)
 from users.serializers import UserSummarySerializer, user_summary
 
 LINE_KINDS = ["errored", "skipped"]
@@ -170,18 +178,18 @@ class BulkTaskListQuerySerializer(serializers.Serializer):
     """Query parameters of ``GET /bulk-tasks``."""
 
     status = serializers.ChoiceField(choices=BulkTask.Status.choices, required=False)
-    action = serializers.RegexField(rf"^{ACTION_NAME_PATTERN}$", required=False)
-    createdBy = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
-    cursor = serializers.RegexField(rf"^{OBJECT_ID_PATTERN}$", required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=25)
+    action = PatternField(rf"^{ACTION_NAME_PATTERN}$", required=False)
+    createdBy = PatternField(rf"^{OBJECT_ID_PATTERN}$", required=False)
+    cursor = PatternField(rf"^{OBJECT_ID_PATTERN}$", required=False)
+    limit = DigitsIntegerField(min_value=1, max_value=100, default=25)
 
 
 class BulkTaskLinesQuerySerializer(serializers.Serializer):
     """Query parameters of ``GET /bulk-tasks/{id}/lines``."""
 
     kind = serializers.ChoiceField(choices=LINE_KINDS, required=False)
-    cursor = serializers.IntegerField(min_value=0, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    cursor = DigitsIntegerField(min_value=0, required=False)
+    limit = DigitsIntegerField(min_value=1, max_value=1000, default=100)
 
 
 class BulkTaskLineSerializer(serializers.Serializer):

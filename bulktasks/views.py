@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -95,6 +96,8 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
 
     permission_classes = [BulkTaskCollectionPermission]
     throttle_scopes = {**OrganizationViewSet.throttle_scopes, "POST": "uploads"}
+    # The one endpoint that takes multipart: a file and its form fields.
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
         operation_id="listBulkTasks",
@@ -143,10 +146,14 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         """Store the uploaded file and return the pending task at once; a worker processes it."""
         # Refuse an oversized upload from its declared length, before reading a byte of it.
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit() and int(declared) > max_file_size() + MULTIPART_OVERHEAD:
+        if (
+            declared.isascii()
+            and declared.isdigit()
+            and int(declared) > max_file_size() + MULTIPART_OVERHEAD
+        ):
             raise PayloadTooLarge(too_large_message())
         idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.match(idempotency_key):
+        if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
             raise InvalidParameter("Idempotency-Key", "1 to 255 printable ASCII characters")
         serializer = BulkTaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

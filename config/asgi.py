@@ -1,4 +1,4 @@
-"""ASGI entry point, for servers such as uvicorn."""
+"""ASGI entry point, for servers such as uvicorn: ``uvicorn config.asgi:application``."""
 
 import os
 
@@ -6,4 +6,10 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+# Imported once Django is set up: it reads the settings.
+from core.asgi import BodyLimitMiddleware  # noqa: E402
+
+# Django's ASGI handler reads a whole body before any view: the limits come first.
+application = BodyLimitMiddleware(django_application)

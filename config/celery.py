@@ -10,7 +10,11 @@ from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from core.logging import request_id_var, task_id_var
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# `celery -A config worker` on a server must never come up with the local
+# settings (debug on, a signing key anyone can read in the repository): with
+# nothing set it gets the production settings, which refuse to start without a
+# real SECRET_KEY. `make run` and `make worker` ask for the local ones.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("bulktasks")
 app.config_from_object("django.conf:settings", namespace="CELERY")

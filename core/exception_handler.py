@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -84,6 +84,9 @@ def _classify(exc: Exception) -> tuple[ErrorSpec, str | None]:
         return errors.PERMISSION_DENIED, None
     if isinstance(exc, RequestDataTooBig):
         return errors.PAYLOAD_TOO_LARGE, None
+    if isinstance(exc, TooManyFilesSent):
+        # DATA_UPLOAD_MAX_NUMBER_FILES: refused at the second file part, before it is stored.
+        return errors.MALFORMED_REQUEST, "Too many files: an upload holds exactly one file"
     if isinstance(exc, SuspiciousOperation):
         return errors.MALFORMED_REQUEST, None
     if is_service_unavailable(exc):

@@ -46,7 +46,8 @@ def object_id() -> str:
 
 def is_object_id(value: object) -> bool:
     """Tell whether a value is a 24-hex ObjectId string."""
-    return isinstance(value, str) and OBJECT_ID_RE.match(value) is not None
+    # fullmatch: ``$`` alone would also accept the id followed by a newline.
+    return isinstance(value, str) and OBJECT_ID_RE.fullmatch(value) is not None
 
 
 class ObjectIdField(models.CharField):

@@ -113,5 +113,17 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            # Django's default handlers on "django" print a plain copy of each
+            # record (with DEBUG on) beside the root handler's: listing the logger
+            # here removes them, and its records reach the root handler alone.
+            "django": {"handlers": [], "propagate": True},
+            # core.access already logs every answer with its status, so a 4xx
+            # ("Not Found: ...") is not logged a second time; 5xx keep their
+            # traceback here.
+            "django.request": {"level": "ERROR"},
+            # runserver's own access line ("GET / HTTP/1.1" 200) repeats core.access.
+            "django.server": {"level": "ERROR"},
+        },
     }

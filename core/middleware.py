@@ -1,8 +1,9 @@
-"""Request middleware: the request id and access log; reading what is left of a request body."""
+"""Request middleware: the request id and access log; reading what is left of a request body; no-store."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -17,6 +18,7 @@ from core.logging import request_id_clean, request_id_new, request_id_var
 from core.views import API_PREFIX
 
 REQUEST_ID_HEADER = "X-Request-ID"
+AUTH_PREFIX = "/v1/auth/"
 access_logger = logging.getLogger("core.access")
 
 
@@ -45,7 +47,7 @@ class RequestIdMiddleware:
             access_logger.info(
                 "%s %s %s %.2fms",
                 request.method,
-                request.path,
+                _printable(request.path),
                 response.status_code,
                 duration_ms,
                 extra={
@@ -63,6 +65,11 @@ class RequestIdMiddleware:
 def _request_id_forget(**kwargs: object) -> None:
     """The response is sent: log lines from now on belong to no request."""
     request_id_var.set(None)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a ``%0A`` in a URL must not start a log line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _user_id(request: HttpRequest) -> str | None:
@@ -122,6 +129,32 @@ class RefuseNulBytesMiddleware:
             # Django answers SuspiciousOperation with its 400 hook, logged as a warning.
             raise SuspiciousOperation("NUL byte in the URL")
         return self.get_response(request)
+
+
+# The OpenAPI schema and Swagger UI are public and the same for everyone: caches may keep them.
+_CACHEABLE_API_PATH = re.compile(r"/v1/(schema|docs)/?")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every API answer but the public schema and docs.
+
+    Token responses must not be stored (RFC 6749, section 5.1), and an
+    authenticated answer holds one tenant's data, which a shared cache must
+    never hand to someone else. Errors get it too: it costs nothing, and no
+    answer under /v1/ is worth caching.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX) and not _CACHEABLE_API_PATH.fullmatch(request.path):
+            response["Cache-Control"] = "no-store"
+            if request.path.startswith(AUTH_PREFIX):
+                # RFC 6749 asks token responses for the HTTP/1.0 header as well.
+                response["Pragma"] = "no-cache"
+        return response
 
 
 def request_body_drain(*, request: HttpRequest) -> int:

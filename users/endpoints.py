@@ -65,7 +65,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         self._caller_confirmed = False
         super().initial(request, *args, **kwargs)
         organization_key = kwargs["organization_id"]
-        if not self.path_parameters["organization_id"][1].match(organization_key):
+        if not self.path_parameters["organization_id"][1].fullmatch(organization_key):
             # The 400 for it comes once the caller is confirmed; until then look
             # them up with a key no organization has: a malformed one may hold
             # what the database refuses outright (PostgreSQL: a NUL byte).
@@ -100,7 +100,8 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         """Answer 400, naming the parameter, for a path value of the wrong shape."""
         for keyword, (public_name, pattern, expected) in self.path_parameters.items():
             value = kwargs.get(keyword)
-            if value is not None and not pattern.match(value):
+            # fullmatch: ``$`` alone also matches before a final newline (``%0A``).
+            if value is not None and not pattern.fullmatch(value):
                 raise InvalidParameter(public_name, expected)
 
     def check_organization_permissions(self, request: Request, access: OrganizationAccess) -> None:

@@ -133,10 +133,18 @@ def auth_token_refresh(*, refresh: str) -> dict[str, str]:
     return {"access": str(rotated.access_token), "refresh": str(rotated)}
 
 
-@transaction.atomic
 def auth_token_revoke(*, refresh: str) -> None:
-    """Log out: revoke a refresh token, so that it can never be refreshed again."""
-    refresh_token_revoke(token=_refresh_token_verify(refresh))
+    """Log out: revoke a refresh token, so that it can never be refreshed again.
+
+    The token of a deactivated or deleted user is revoked as well (a user made
+    active again must not find it working), then refused with 4004 like any
+    other use of it: the user is checked on every request.
+    """
+    options = _jwt_settings()
+    token = _refresh_token_verify(refresh)
+    refresh_token_revoke(token=token)
+    if not User.objects.filter(pk=token.get(options.USER_ID_CLAIM), is_active=True).exists():
+        raise InvalidToken()
 
 
 @transaction.atomic

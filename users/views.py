@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import errors
+from core.exceptions import PayloadTooLarge
 from core.openapi import raises
 from core.responses import envelope
 from core.throttling import ClientIpThrottle
@@ -31,6 +34,21 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [ClientIpThrottle]
     throttle_scope = "token"
+    # JSON only: a multipart body would be streamed to a temporary file for
+    # anyone, before any credential is checked.
+    parser_classes = [JSONParser]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Refuse a body over AUTH_MAX_BODY_SIZE by its declared length, before anything reads it.
+
+        It runs before the rate limits, one of which reads the body. A body
+        without a Content-Length is read as empty (WSGI), so it never costs more.
+        """
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        limit = settings.AUTH_MAX_BODY_SIZE
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"Payload too large: the body is limited to {limit} bytes")
+        super().initial(request, *args, **kwargs)
 
 
 class TokenObtainView(TokenView):
@@ -45,7 +63,7 @@ class TokenObtainView(TokenView):
         operation_id="obtainToken",
         summary="Log in: get an access and a refresh token",
         description=(
-            "E-mail and password of an active account, as JSON or a form. The access token "
+            "E-mail and password of an active account, as JSON. The access token "
             "goes in `Authorization: Bearer <token>`."
         ),
         request=TokenObtainInputSerializer,

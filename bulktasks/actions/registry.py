@@ -21,7 +21,7 @@ ACTION_NAME_RE = re.compile(rf"^{ACTION_NAME_PATTERN}$")
 
 def register(action_class: ActionClass) -> ActionClass:
     """Class decorator: make an action available under its ``name``."""
-    if not ACTION_NAME_RE.match(action_class.name):
+    if not ACTION_NAME_RE.fullmatch(action_class.name):
         raise ValueError(
             f"Action name {action_class.name!r} must be letters, digits, '.', '_' or '-'"
         )

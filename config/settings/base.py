@@ -36,6 +36,8 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     # Second: every answer, errors included, goes out after the request body is read.
     "core.middleware.DrainRequestBodyMiddleware",
+    # Every API answer, errors included, is kept out of caches (docs/api.md).
+    "core.middleware.NoStoreMiddleware",
     "core.middleware.RefuseNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,11 +131,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON everywhere; only the upload (POST /bulk-tasks) takes multipart.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # RFC 3339 in UTC with a literal Z, as the contract shows it.
@@ -154,6 +153,10 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
 }
+
+# The token endpoints take a small JSON body; anything declaring more is refused
+# (413) before a byte of it is read, since anybody may call them.
+AUTH_MAX_BODY_SIZE = env_int("AUTH_MAX_BODY_SIZE", 4 * 1024)
 
 # --- Rate limits and token revocation -------------------------------------------
 # The cache holds the rate-limit counters. Redis (CACHE_URL, or REDIS_URL) lets
@@ -262,6 +265,9 @@ STORAGES = {
 # Uploads are streamed to disk and hashed on the way, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 FILE_UPLOAD_HANDLERS = ["bulktasks.uploads.HashingUploadHandler"]
+# An upload (API or admin) carries exactly one file; a second file part is a 400
+# before it reaches the disk.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # --- Background work ----------------------------------------------------------
 # Production: redis://host:6379/0 or amqp://user:password@host:5672//, so that

@@ -11,16 +11,29 @@ from config.settings.base import SECRET_KEY
 _MIN_SECRET_LENGTH = 50
 _KNOWN_WEAK_PREFIXES = ("django-insecure", "local-development-key", "test-key", "change-me")
 
+
+def _weak(secret: str) -> bool:
+    """Tell whether a signing secret is missing, short, repetitive or a well-known placeholder."""
+    return (
+        len(secret) < _MIN_SECRET_LENGTH
+        or len(set(secret)) < 5
+        or secret.startswith(_KNOWN_WEAK_PREFIXES)
+    )
+
+
 # Checked even when DEBUG is switched on: these settings serve real traffic.
-if (
-    len(SECRET_KEY) < _MIN_SECRET_LENGTH
-    or len(set(SECRET_KEY)) < 5
-    or SECRET_KEY.startswith(_KNOWN_WEAK_PREFIXES)
-):
+# Both keys come from the environment only: a key that is in the repository
+# would let anyone who read it sign access tokens for any user.
+if _weak(SECRET_KEY):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set to a random value of at least "
         f"{_MIN_SECRET_LENGTH} characters in production, e.g. "
         "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
+if _weak(str(SIMPLE_JWT["SIGNING_KEY"])):  # noqa: F405
+    raise ImproperlyConfigured(
+        f"JWT_SIGNING_KEY, when set, must be a random value of at least {_MIN_SECRET_LENGTH} "
+        "characters in production (without it, SECRET_KEY signs the tokens)"
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=[])

@@ -172,11 +172,33 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading(client, sett
     assert response.status_code == 413
 
 
-def test_a_json_body_instead_of_multipart_is_a_clear_400(client):
-    response = client.post(URL, {"action": "users.import"}, format="json")
+@pytest.mark.parametrize("format_", ["json", None])
+def test_a_body_other_than_multipart_is_415(client, format_):
+    if format_ is None:
+        response = client.post(
+            URL, "action=users.import", content_type="application/x-www-form-urlencoded"
+        )
+    else:
+        response = client.post(URL, {"action": "users.import"}, format=format_)
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == 1004
+    assert BulkTask.objects.count() == 0
+
+
+def test_an_upload_with_two_files_is_refused(client, settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    files = [csv_file(people_rows(1)), csv_file(people_rows(1))]
+
+    response = client.post(URL, {"action": "users.import", "file": files}, format="multipart")
 
     assert response.status_code == 400
-    assert "file" in response.json()["error"]["message"]
+    assert response.json()["error"] == {
+        "code": 1003,
+        "message": "Too many files: an upload holds exactly one file",
+    }
+    assert BulkTask.objects.count() == 0
+    assert list(tmp_path.iterdir()) == []
 
 
 class TestIdempotency:

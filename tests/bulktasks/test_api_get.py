@@ -380,7 +380,11 @@ class TestForbidden:
 
 
 class TestMalformedIds:
-    @pytest.mark.parametrize("bulk_task_id", ["123", "g" * 24, "a" * 25, "a" * 23, "%20" * 8])
+    # "%0A": Python's ``$`` also matches before a final newline, so only
+    # fullmatch refuses an id followed by one.
+    @pytest.mark.parametrize(
+        "bulk_task_id", ["123", "g" * 24, "a" * 25, "a" * 23, "%20" * 8, "a" * 24 + "%0A"]
+    )
     def test_a_malformed_bulk_task_id_is_400_naming_the_parameter(
         self, reader_client, organization, bulk_task_id
     ):
@@ -388,13 +392,26 @@ class TestMalformedIds:
 
         assert "bulkTaskId" in body["error"]["message"]
 
-    @pytest.mark.parametrize("organization_id", ["ab", "a_b_c", "acme.corp", "%C3%A9cole"])
+    @pytest.mark.parametrize(
+        "organization_id", ["ab", "a_b_c", "acme.corp", "%C3%A9cole", "acme%0A", "a" * 24 + "%0A"]
+    )
     def test_a_malformed_organization_id_is_400_naming_the_parameter(
         self, reader_client, organization_id
     ):
         body = assert_error(reader_client.get(url(organization_id, "a" * 24)), 400, 1001)
 
         assert "organizationId" in body["error"]["message"]
+
+    def test_an_existing_tasks_id_followed_by_a_newline_is_400_not_404(
+        self, reader_client, organization
+    ):
+        task = BulkTaskFactory(organization=organization)
+
+        body = assert_error(reader_client.get(url("acme", f"{task.id}%0A")), 400, 1001)
+        lines = assert_error(reader_client.get(url("acme", f"{task.id}%0A") + "/lines"), 400, 1001)
+
+        assert "bulkTaskId" in body["error"]["message"]
+        assert "bulkTaskId" in lines["error"]["message"]
 
 
 class TestMethodsAndRoutes:

@@ -97,6 +97,14 @@ class TestList:
             # No action can have such a name, and 1,000 of them overflow a request line.
             ("action=%F0%9F%98%8D", "action"),
             ("action=" + "a" * 1001, "action"),
+            # Python's ``$`` matches before a final newline; int() reads any script's digits.
+            ("cursor=" + "a" * 24 + "%0A", "cursor"),
+            ("createdBy=" + "a" * 24 + "%0A", "createdBy"),
+            ("action=users.import%0A", "action"),
+            ("limit=%EF%BC%91", "limit"),
+            ("limit=5%0A", "limit"),
+            ("limit=%205", "limit"),
+            ("limit=5.0", "limit"),
         ],
     )
     def test_a_bad_query_parameter_is_400_naming_it(
@@ -215,3 +223,32 @@ class TestLines:
             response = lister_client.get(f"{LIST_URL}/{task.id}/lines?limit=1000")
 
         assert len(response.json()["data"]["items"]) == 1000
+
+
+class TestLinesQuery:
+    @pytest.mark.parametrize(
+        ("query", "parameter"),
+        [
+            ("cursor=10%0A", "cursor"),
+            ("cursor=%EF%BC%91", "cursor"),
+            ("limit=%EF%BC%91", "limit"),
+            ("limit=10%0A", "limit"),
+        ],
+    )
+    def test_a_number_not_in_ascii_digits_is_400_naming_it(
+        self, lister_client, organization, query, parameter
+    ):
+        task = BulkTaskFactory(organization=organization)
+
+        response = lister_client.get(f"{LIST_URL}/{task.id}/lines?{query}")
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == 1001
+        assert parameter in response.json()["error"]["message"]
+
+    def test_ascii_digits_are_accepted(self, lister_client, organization):
+        task = BulkTaskFactory(organization=organization)
+
+        response = lister_client.get(f"{LIST_URL}/{task.id}/lines?cursor=0&limit=1")
+
+        assert response.status_code == 200

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
 
 from core.logging import (
     JsonFormatter,
@@ -120,3 +124,60 @@ def test_new_request_ids_are_32_hex_characters_and_unique():
 def test_an_unknown_log_format_is_a_configuration_error():
     with pytest.raises(ImproperlyConfigured, match="LOG_FORMAT"):
         logging_config(log_format="xml", level="INFO")
+
+
+# --- A 4xx is logged once ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/v1/no-such-route", 404),
+        ("get", "/v1/organizations/acme/bulk-tasks", 401),
+        ("post", "/v1/auth/token", 415),
+    ],
+)
+def test_a_4xx_is_one_log_record_the_access_line(client, caplog, method, path, status):
+    with caplog.at_level(logging.INFO):
+        response = getattr(client, method)(path)
+
+    assert response.status_code == status
+    assert [(r.name, r.levelname) for r in caplog.records] == [("core.access", "INFO")]
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.core.failing_urls")
+def test_a_5xx_keeps_its_traceback_record(caplog):
+    with caplog.at_level(logging.INFO):
+        Client(raise_request_exception=False).get("/v1/bug")
+
+    names = [record.name for record in caplog.records]
+    assert names.count("django.request") == 1
+    assert caplog.records[names.index("django.request")].exc_info is not None
+
+
+def test_with_debug_on_a_4xx_is_one_line_on_stderr_not_a_plain_copy_too():
+    # The local settings (make run): DEBUG on, where Django's own console
+    # handler used to print each "django" record a second time, unformatted.
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "Client().get('/v1/no-such-route', HTTP_HOST='localhost')"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "LOG_FORMAT"}
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "1"}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    [line] = [line for line in lines if "no-such-route" in line]
+    assert " INFO core.access " in line
+    assert "GET /v1/no-such-route 404" in line

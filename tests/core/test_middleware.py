@@ -7,11 +7,11 @@ import re
 
 import pytest
 from django.http import HttpRequest, HttpResponse
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from core.middleware import DrainRequestBodyMiddleware
 from tests.conftest import bearer
-from tests.factories import BulkTaskFactory, UserFactory
+from tests.factories import DEFAULT_PASSWORD, BulkTaskFactory, UserFactory
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -85,14 +85,24 @@ def test_one_access_line_per_request_with_method_path_status_and_duration(client
     assert line["level"] == "INFO"
 
 
-def test_log_lines_written_while_serving_carry_the_request_id(client, json_logs):
-    client.get("/v1/no-such-route", HTTP_X_REQUEST_ID="rid-django")
+def test_a_newline_in_the_path_is_escaped_in_the_access_message(client, json_logs):
+    client.get("/v1/no-such-route%0AFAKE INFO line")
+
+    [line] = access_lines(json_logs())
+    assert line["message"].startswith("GET /v1/no-such-route\\nFAKE INFO line 404 ")
+    assert line["path"] == "/v1/no-such-route\nFAKE INFO line"
+
+
+@pytest.mark.urls("tests.core.failing_urls")
+def test_log_lines_written_while_serving_carry_the_request_id(json_logs):
+    # Django logs a 5xx ("django.request") after the last middleware has returned.
+    Client(raise_request_exception=False).get("/v1/bug", HTTP_X_REQUEST_ID="rid-django")
     logging.getLogger("tests.after").info("between requests")
 
     lines = json_logs()
-    warning = next(line for line in lines if line["logger"] == "django.request")
+    error = next(line for line in lines if line["logger"] == "django.request")
     after = next(line for line in lines if line["logger"] == "tests.after")
-    assert warning["request_id"] == "rid-django"
+    assert error["request_id"] == "rid-django"
     assert after["request_id"] is None
 
 
@@ -198,3 +208,56 @@ def test_an_upload_refused_before_its_body_is_read_has_its_body_read(client):
 
     assert response.status_code == 404
     assert unread(response.wsgi_request) == 0
+
+
+# --- Cache-Control: no-store on the API ------------------------------------------------------
+
+
+def test_token_responses_are_never_stored(api_client, db):
+    UserFactory(email="ada@example.com")
+    login = api_client.post(
+        "/v1/auth/token",
+        {"email": "ada@example.com", "password": DEFAULT_PASSWORD},
+        format="json",
+    )
+    refresh = api_client.post(
+        "/v1/auth/token/refresh", {"refresh": login.json()["data"]["refresh"]}, format="json"
+    )
+    logout = api_client.post(
+        "/v1/auth/logout", {"refresh": refresh.json()["data"]["refresh"]}, format="json"
+    )
+
+    for response in (login, refresh, logout):
+        assert response.status_code == 200
+        assert response["Cache-Control"] == "no-store"
+        assert response["Pragma"] == "no-cache"
+
+
+def test_authenticated_api_responses_are_never_stored(reader_client, organization):
+    task = BulkTaskFactory(organization=organization)
+    base = "/v1/organizations/acme/bulk-tasks"
+
+    responses = [
+        reader_client.get(base),
+        reader_client.get(f"{base}/{task.id}"),
+        reader_client.get(f"{base}/{task.id}/lines"),
+        reader_client.get(f"{base}/{'0' * 24}"),
+    ]
+
+    assert [response.status_code for response in responses] == [403, 200, 200, 404]
+    assert all(response["Cache-Control"] == "no-store" for response in responses)
+
+
+def test_errors_under_the_api_are_not_stored_either(client, db):
+    responses = [client.get("/v1/organizations/acme/bulk-tasks"), client.get("/v1/nowhere")]
+
+    assert [response.status_code for response in responses] == [401, 404]
+    assert all(response["Cache-Control"] == "no-store" for response in responses)
+
+
+@pytest.mark.parametrize("path", ["/v1/schema/", "/v1/docs/", "/healthz"])
+def test_public_documents_and_probes_may_be_cached(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert "no-store" not in response.get("Cache-Control", "")

@@ -47,14 +47,22 @@ def test_the_email_is_matched_case_insensitively(api_client):
     assert response.status_code == 200
 
 
-def test_a_form_encoded_login_works_too(api_client):
+@pytest.mark.parametrize("format_", ["multipart", "form"])
+def test_a_login_that_is_not_json_is_415(api_client, format_):
     UserFactory(email="ada@example.com")
+    credentials = {"email": "ada@example.com", "password": DEFAULT_PASSWORD}
 
-    response = api_client.post(
-        TOKEN_URL, {"email": "ada@example.com", "password": DEFAULT_PASSWORD}
-    )
+    if format_ == "form":
+        response = api_client.post(
+            TOKEN_URL,
+            f"email=ada%40example.com&password={DEFAULT_PASSWORD}",
+            content_type="application/x-www-form-urlencoded",
+        )
+    else:
+        response = api_client.post(TOKEN_URL, credentials, format=format_)
 
-    assert response.status_code == 200
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == 1004
 
 
 @pytest.mark.parametrize(
@@ -355,7 +363,7 @@ def test_logout_refuses_access_tokens_and_expired_tokens(api_client, token_class
     assert response.json()["error"]["code"] == 4004
 
 
-def test_logout_of_a_deleted_users_token_still_revokes_it(api_client):
+def test_logout_of_a_deleted_users_token_is_4004_and_still_revokes_it(api_client):
     user = UserFactory()
     token = str(RefreshToken.for_user(user))
     OutstandingToken.objects.all().delete()
@@ -363,8 +371,25 @@ def test_logout_of_a_deleted_users_token_still_revokes_it(api_client):
 
     response = api_client.post(LOGOUT_URL, {"refresh": token}, format="json")
 
-    assert response.status_code == 200
+    assert response.status_code == 401
+    assert response.json() == {"status": False, "error": {"code": 4004, "message": "Invalid Token"}}
     assert BlacklistedToken.objects.filter(token__user=None).count() == 1
+
+
+def test_logout_of_a_deactivated_users_token_is_4004_and_revokes_it(api_client, reader):
+    token = login(api_client, reader)["refresh"]
+    reader.is_active = False
+    reader.save(update_fields=["is_active"])
+
+    response = api_client.post(LOGOUT_URL, {"refresh": token}, format="json")
+    reader.is_active = True
+    reader.save(update_fields=["is_active"])
+    refreshed_once_active_again = api_client.post(REFRESH_URL, {"refresh": token}, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {"status": False, "error": {"code": 4004, "message": "Invalid Token"}}
+    assert refreshed_once_active_again.status_code == 401
+    assert BlacklistedToken.objects.filter(token__user=reader).count() == 1
 
 
 def test_get_on_logout_is_405(api_client):
