@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +30,7 @@ class TokenView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
     throttle_classes = [ClientIpThrottle]
     throttle_scope = "token"
 
@@ -44,7 +46,7 @@ class TokenObtainView(TokenView):
         operation_id="obtainToken",
         summary="Log in: get an access and a refresh token",
         description=(
-            "E-mail and password of an active account, as JSON or a form. The access token "
+            "E-mail and password of an active account, as JSON. The access token "
             "goes in `Authorization: Bearer <token>`."
         ),
         request=TokenObtainInputSerializer,
