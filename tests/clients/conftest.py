@@ -56,6 +56,28 @@ def live_schema(live_api: str, tmp_path: Path) -> Path:
     return target
 
 
+def assert_consumer_summary(summary: dict[str, Any]) -> None:
+    """What the usage scripts print after their walk through the API on the demo data."""
+    assert summary["created"]["status"] == "pending"
+    assert summary["task"] == {
+        "status": "completed",
+        "items": 4,
+        "inserts": 2,
+        "errors": 2,
+        "createdBy": demo.READER_EMAIL,
+    }
+    first, second = summary["pages"]
+    assert len(first) == 2
+    assert len(second) == 2
+    assert first[0] == summary["created"]["id"]
+    assert not set(first) & set(second)
+    assert summary["lines"] == [
+        "3 errored: email: 'not-an-email' is not a valid e-mail address",
+        "4 errored: email: duplicate of line 2",
+    ]
+    assert summary["refusedAfterLogout"] == 4004
+
+
 @pytest.fixture(scope="session")
 def node_bin() -> Path:
     """The folder of the pinned Node tools, installed with ``npm ci`` when the lock file changed."""

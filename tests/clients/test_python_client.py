@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bulktasks import demo
-from tests.clients.conftest import HERE, run
+from tests.clients.conftest import HERE, assert_consumer_summary, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -70,26 +70,7 @@ def test_the_generated_python_client_works_as_is_and_type_checks(live_api, live_
         cwd=tmp_path,
     )
     assert used.returncode == 0, used.stdout + used.stderr
-    summary = json.loads(used.stdout)
-
-    assert summary["created"]["status"] == "pending"
-    assert summary["task"] == {
-        "status": "completed",
-        "items": 4,
-        "inserts": 2,
-        "errors": 2,
-        "createdBy": demo.READER_EMAIL,
-    }
-    first, second = summary["pages"]
-    assert len(first) == 2
-    assert len(second) == 2
-    assert first[0] == summary["created"]["id"]
-    assert not set(first) & set(second)
-    assert summary["lines"] == [
-        "3 errored: email: 'not-an-email' is not a valid e-mail address",
-        "4 errored: email: duplicate of line 2",
-    ]
-    assert summary["refusedAfterLogout"] == 4004
+    assert_consumer_summary(json.loads(used.stdout))
     assert_passes_mypy_strict(tmp_path)
 
 
