@@ -199,8 +199,15 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "core.openapi.ApiAutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bulk Tasks Service API",
     "VERSION": "1.0.0",
-    "CONTACT": {"name": "Bulk Tasks Service maintainers", "url": env_str("API_CONTACT_URL") or "/"},
-    "LICENSE": {"name": "Proprietary", "url": env_str("API_LICENSE_URL") or "/"},
+    # Who runs this deployment and under which terms; the URLs are the operator's.
+    "CONTACT": {
+        "name": env_str("API_CONTACT_NAME") or "Bulk Tasks Service maintainers",
+        **({"url": env_str("API_CONTACT_URL")} if env_str("API_CONTACT_URL") else {}),
+    },
+    "LICENSE": {
+        "name": env_str("API_LICENSE_NAME") or "Proprietary",
+        **({"url": env_str("API_LICENSE_URL")} if env_str("API_LICENSE_URL") else {}),
+    },
     # Relative: the schema describes the server that serves it. API_PUBLIC_URL
     # names another (e.g. https://api.example.com behind a proxy that rewrites paths).
     "SERVERS": [{"url": env_str("API_PUBLIC_URL") or "/", "description": "This server"}],

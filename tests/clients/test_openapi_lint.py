@@ -39,7 +39,18 @@ def lint(node_bin: Path, schema: dict, folder: Path) -> dict:
 
 
 def test_the_recommended_rules_pass(node_bin, tmp_path):
+    """No error. The one warning possible: no license URL, which only an operator can give."""
     report = lint(node_bin, generated_schema(), tmp_path)
+
+    assert report["totals"]["errors"] == 0, report["problems"]
+    assert {problem["ruleId"] for problem in report["problems"]} <= {"info-license-strict"}
+
+
+def test_with_a_license_url_not_even_a_warning(node_bin, tmp_path):
+    schema = generated_schema()
+    schema["info"]["license"]["url"] = "https://example.com/terms"
+
+    report = lint(node_bin, schema, tmp_path)
 
     assert report["totals"] == {"errors": 0, "warnings": 0, "ignored": 0}, report["problems"]
 
