@@ -21,7 +21,7 @@ really sends:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
