@@ -19,7 +19,7 @@ from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
-from tests.openapi import generated_schema, operation, operations, response_problems
+from tests.openapi import generated_schema, operation, operations, resolve, response_problems
 from users import catalog
 from users.views import LogoutView, TokenObtainView, TokenRefreshView
 
@@ -307,3 +307,16 @@ def test_responses_of_every_operation_conform_to_the_schema(api_client, organiza
         assert problems == [], (path, response.status_code, response.content)
 
     assert statuses == {200, 201, 400, 401, 404, 406, 415}
+
+
+@pytest.mark.parametrize("path", [TASKS, LINES])
+def test_a_cursor_has_one_type_both_ways(path):
+    """``nextCursor`` goes back as ``cursor`` unchanged: both strings, of the same pattern."""
+    schema = generated_schema()
+    item = operation(schema, path, "get")
+    (parameter,) = [p for p in item["parameters"] if p["name"] == "cursor"]
+    page = resolve(schema, item["responses"]["200"]["content"]["application/json"]["schema"])
+    next_cursor = resolve(schema, page["properties"]["data"])["properties"]["nextCursor"]
+
+    assert parameter["schema"]["type"] == next_cursor["type"] == "string"
+    assert parameter["schema"]["pattern"] == next_cursor["pattern"]
