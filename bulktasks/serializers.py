@@ -31,6 +31,8 @@ LINE_KINDS = ["errored", "skipped"]
 class BulkTaskConfigSerializer(OmitEmptyMixin, serializers.Serializer):
     """The options the task was created with."""
 
+    always_present = ("override",)
+
     override = serializers.BooleanField()
 
 
@@ -51,11 +53,15 @@ class BulkTaskFileSerializer(OmitEmptyMixin, serializers.Serializer):
 class BulkTaskSkippedLineSerializer(OmitEmptyMixin, serializers.Serializer):
     """A skipped line of the report, as the contract lists it (without its reason)."""
 
+    always_present = ("line",)
+
     line = WholeNumberField()
 
 
 class BulkTaskErroredLineSerializer(OmitEmptyMixin, serializers.Serializer):
     """An errored line of the report and why."""
+
+    always_present = ("line", "reason")
 
     line = WholeNumberField()
     reason = serializers.CharField()
@@ -66,6 +72,8 @@ class BulkTaskReportSerializer(OmitEmptyMixin, serializers.Serializer):
 
     The lists come from ``context["report_lines"]``, and are left out without it.
     """
+
+    always_present = ("numItems", "numInserts", "numUpdates", "numSkips", "numErrors")
 
     numItems = WholeNumberField(source="num_items")
     numInserts = WholeNumberField(source="num_inserts")
@@ -109,6 +117,10 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
     every field per task, which was the largest cost of a GET once its queries
     were lean (docs/benchmarks.md). tests/contract holds both to the contract.
     """
+
+    # The file, the error and the creator may be missing (a deleted creator, a
+    # task made outside the API); these never are.
+    always_present = ("id", "status", "config", "action", "report", "updatedAt", "createdAt")
 
     id = ObjectIdField()
     status = serializers.ChoiceField(choices=BulkTask.Status.choices)
@@ -184,11 +196,20 @@ class BulkTaskListQuerySerializer(serializers.Serializer):
     limit = DigitsIntegerField(min_value=1, max_value=100, default=25)
 
 
+@extend_schema_field({"type": "string", "pattern": "^[0-9]+$"})
+class LineCursorField(DigitsIntegerField):
+    """The ``/lines`` cursor: a line number, in the schema a string, as ``nextCursor`` is.
+
+    One type both ways lets a client pass ``nextCursor`` back unchanged; cursors
+    are opaque strings to clients. The value is read as before, as a whole number.
+    """
+
+
 class BulkTaskLinesQuerySerializer(serializers.Serializer):
     """Query parameters of ``GET /bulk-tasks/{id}/lines``."""
 
     kind = serializers.ChoiceField(choices=LINE_KINDS, required=False)
-    cursor = DigitsIntegerField(min_value=0, required=False)
+    cursor = LineCursorField(min_value=0, required=False)
     limit = DigitsIntegerField(min_value=1, max_value=1000, default=100)
 
 

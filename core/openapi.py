@@ -4,19 +4,24 @@ drf-spectacular reads the views and serializers. This module teaches it the
 conventions that live outside them, so that the schema says what the service
 really sends:
 
-- every success body is the envelope ``{"status": true, "data": ...}``;
-- every error body is ``{"status": false, "error": {"code", "message"}}``, and each
-  operation lists the catalog codes it can answer with, grouped by HTTP status;
+- every success body is the envelope ``{"status": true, "data": ...}``, both required;
+- every error body is the one ``ErrorEnvelope`` component,
+  ``{"status": false, "error": Error}``, so that a generated client has one error
+  model; each error response lists the catalog codes it can carry, grouped by HTTP
+  status, in its description, its examples and ``x-error-codes``;
 - path parameters are matched loosely by the URL and checked by the view against
   the patterns it declares (``path_parameters``), so those patterns are the schema's;
 - a response object carries exactly its serializer's fields (``additionalProperties``
-  is false), and a serializer that leaves out empty values has no required field.
+  is false); a serializer that leaves out empty values requires only the fields it
+  names in ``always_present``;
+- an operation without authenticators declares ``security: []``, so that clients
+  call it without credentials.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -70,31 +75,45 @@ def raises(*specs: ErrorSpec) -> Callable[[Target], Target]:
     return decorate
 
 
-def error_envelope_schema(specs: Iterable[ErrorSpec]) -> dict[str, Any]:
-    """The error envelope, its ``code`` limited to the given catalog entries."""
+ERROR = "Error"
+ERROR_ENVELOPE = "ErrorEnvelope"
+
+
+def error_schema() -> dict[str, Any]:
+    """The ``error`` object of every error body; its description holds the whole catalog."""
+    rows = "\n".join(f"| {spec.code} | {spec.status} | {spec.message} |" for spec in errors.CATALOG)
     return {
         "type": "object",
+        "description": ERROR_DESCRIPTION.format(catalog=rows),
+        "additionalProperties": False,
+        "required": ["code", "message"],
+        "properties": {
+            "code": {
+                "type": "integer",
+                "description": (
+                    "Stable error code from the catalog; branch on it. Each error response "
+                    "lists the codes it can carry (`x-error-codes`)."
+                ),
+            },
+            "message": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Human-readable; may name the parameter or field.",
+            },
+        },
+    }
+
+
+def error_envelope_schema() -> dict[str, Any]:
+    """Every error body: ``{"status": false, "error": {"code", "message"}}``."""
+    return {
+        "type": "object",
+        "description": "The body of every error response.",
         "additionalProperties": False,
         "required": ["status", "error"],
         "properties": {
             "status": {"type": "boolean", "enum": [False]},
-            "error": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {
-                        "type": "integer",
-                        "enum": sorted(spec.code for spec in specs),
-                        "description": "Stable error code from the catalog; branch on it.",
-                    },
-                    "message": {
-                        "type": "string",
-                        "minLength": 1,
-                        "description": "Human-readable; may name the parameter or field.",
-                    },
-                },
-            },
+            "error": {"$ref": f"#/components/schemas/{ERROR}"},
         },
     }
 
@@ -102,12 +121,13 @@ def error_envelope_schema(specs: Iterable[ErrorSpec]) -> dict[str, Any]:
 def success_envelope_schema(data: dict[str, Any]) -> dict[str, Any]:
     """The success envelope around a payload schema.
 
-    The published contract marks ``status`` and ``data`` optional, so no field is
-    required here; the service always sends both.
+    The published contract marks ``status`` and ``data`` optional; the service
+    always sends both, so they are required here (a narrowing the contract allows).
     """
     return {
         "type": "object",
         "additionalProperties": False,
+        "required": ["status", "data"],
         "properties": {"status": {"type": "boolean", "enum": [True]}, "data": data},
     }
 
@@ -162,9 +182,12 @@ class ApiAutoSchema(AutoSchema):
     def _error_response(self, status: int, specs: list[ErrorSpec]) -> dict[str, Any]:
         response: dict[str, Any] = {
             "description": "; ".join(f"{spec.code} {spec.message}" for spec in specs),
+            # The codes are documentation: the body is the one shared envelope, so
+            # that a client handles every error with one model.
+            "x-error-codes": [spec.code for spec in specs],
             "content": {
                 "application/json": {
-                    "schema": error_envelope_schema(specs),
+                    "schema": self._error_envelope_ref(),
                     "examples": {
                         f"E{spec.code}": {
                             "summary": f"{spec.code} {spec.message}",
@@ -188,6 +211,20 @@ class ApiAutoSchema(AutoSchema):
                 }
             }
         return response
+
+    def _error_envelope_ref(self) -> dict[str, str]:
+        """A reference to the shared error envelope (postprocess_describe_api adds it)."""
+        return {"$ref": f"#/components/schemas/{ERROR_ENVELOPE}"}
+
+    def get_auth(self) -> list[dict[str, list[str]]]:
+        """No authenticator means no security requirement: ``[]``, not ``[{}]``.
+
+        ``[{}]`` reads as "optional authentication", and generators then ask for
+        credentials to log in.
+        """
+        if not self.view.get_authenticators():
+            return []
+        return super().get_auth()
 
     def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
         declared = getattr(self.view, "path_parameters", {})
@@ -216,15 +253,19 @@ class ApiAutoSchema(AutoSchema):
 
 
 class OmitEmptySerializerExtension(OpenApiSerializerExtension):
-    """A serializer that leaves out fields it has no value for has no required field."""
+    """A serializer that leaves out fields it has no value for requires only ``always_present``."""
 
     target_class = "core.serializers.OmitEmptyMixin"
     match_subclasses = True
 
     def map_serializer(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
-        """Map the serializer as usual, then drop its required list."""
+        """Map the serializer as usual, then require exactly the fields always sent."""
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        schema.pop("required", None)
+        always_present = list(getattr(self.target, "always_present", ()))
+        if always_present:
+            schema["required"] = always_present
+        else:
+            schema.pop("required", None)
         return schema
 
 
@@ -243,9 +284,21 @@ def preprocess_api_only(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list
 
 
 def postprocess_describe_api(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Describe the envelope and the whole error catalog in the schema's info."""
-    rows = "\n".join(f"| {spec.code} | {spec.status} | {spec.message} |" for spec in errors.CATALOG)
-    result["info"]["description"] = API_DESCRIPTION.format(catalog=rows)
+    """Describe the API in the schema's info, add the shared error components, and let
+    operations declare no security at all.
+
+    drf-spectacular leaves out an empty ``security`` list; an explicit ``[]`` tells
+    linters and generators that the operation needs no credentials.
+    """
+    result["info"]["description"] = API_DESCRIPTION
+    # Added here, after drf-spectacular's enum hook, which would otherwise turn the
+    # envelope's ``status: false`` into an enum component of its own.
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update({ERROR: error_schema(), ERROR_ENVELOPE: error_envelope_schema()})
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
+    for methods in result["paths"].values():
+        for operation in methods.values():
+            operation.setdefault("security", [])
     return result
 
 
@@ -256,11 +309,16 @@ Multi-tenant bulk tasks: upload a CSV or JSON Lines file for an action such as
 **Authentication.** Send `Authorization: Bearer <access token>`; get one from
 `POST /v1/auth/token`.
 
-**Envelope.** A success is `{{"status": true, "data": ...}}`. An error is
-`{{"status": false, "error": {{"code": <number>, "message": <string>}}}}`; `code` is
-stable, branch on it. Each operation lists the codes it can answer with under its
-error responses. A path under `/v1/` that no endpoint serves answers 404 (3002), and
-a method an endpoint does not serve answers 405 (3003).
+**Envelope.** A success is `{"status": true, "data": ...}`. An error is
+`{"status": false, "error": {"code": <number>, "message": <string>}}` (the
+`ErrorEnvelope` schema); `code` is stable, branch on it. Each error response lists
+the codes it can carry; the whole catalog is in the `Error` schema, below the
+operations. A path under `/v1/` that no endpoint serves answers 404 (3002), and a
+method an endpoint does not serve answers 405 (3003).
+"""
+
+ERROR_DESCRIPTION = """\
+Why a request failed. `code` is stable: branch on it; `message` is for people.
 
 | Code | HTTP | Message |
 |---|---|---|

@@ -21,8 +21,11 @@ class OmitEmptyMixin:
 
     The contract types no field as nullable, so an unknown value is absent.
     Empty lists stay: an empty ``erroredLines`` is a fact, not a missing value.
-    The OpenAPI schema marks every field of such a serializer optional.
+    The OpenAPI schema requires only the fields named in ``always_present``: those
+    whose value can never be missing (tests/contract checks them on real responses).
     """
+
+    always_present: tuple[str, ...] = ()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return present(super().to_representation(instance))  # type: ignore[misc]
@@ -93,6 +96,10 @@ class DigitsIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
-@extend_schema_field({"type": "number", "format": "float"})
+@extend_schema_field({"type": "integer", "minimum": 0})
 class WholeNumberField(serializers.IntegerField):
-    """A count sent as a JSON whole number, typed ``number`` (float) as the contract types it."""
+    """A count or line number: a JSON integer, never negative.
+
+    The contract types these ``number`` (float); an integer is a number, and
+    generated clients then type them ``int``.
+    """

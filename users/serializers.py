@@ -19,8 +19,11 @@ class UserSummarySerializer(OmitEmptyMixin, serializers.Serializer):
     """A user as nested in other resources, such as a task's ``createdBy``.
 
     Lengths are the contract's; they only describe the output, which the models
-    already keep within them.
+    already keep within them. A user always has an id and an e-mail address; the
+    names and the picture may be empty, and are then left out.
     """
+
+    always_present = ("id", "email")
 
     id = ObjectIdField()
     email = serializers.EmailField(max_length=256)

@@ -32,6 +32,7 @@ class TokenView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
     throttle_classes = [ClientIpThrottle]
     throttle_scope = "token"
     # JSON only: a multipart body would be streamed to a temporary file for

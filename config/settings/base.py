@@ -204,6 +204,25 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "core.openapi.ApiAutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bulk Tasks Service API",
     "VERSION": "1.0.0",
+    # Who runs this deployment and under which terms; the URLs are the operator's.
+    "CONTACT": {
+        "name": env_str("API_CONTACT_NAME") or "Bulk Tasks Service maintainers",
+        **({"url": env_str("API_CONTACT_URL")} if env_str("API_CONTACT_URL") else {}),
+    },
+    "LICENSE": {
+        "name": env_str("API_LICENSE_NAME") or "Proprietary",
+        **({"url": env_str("API_LICENSE_URL")} if env_str("API_LICENSE_URL") else {}),
+    },
+    # Relative: the schema describes the server that serves it. API_PUBLIC_URL
+    # names another (e.g. https://api.example.com behind a proxy that rewrites paths).
+    "SERVERS": [{"url": env_str("API_PUBLIC_URL") or "/", "description": "This server"}],
+    "TAGS": [
+        {"name": "Authentication", "description": "Log in, refresh and revoke bearer tokens."},
+        {
+            "name": "Bulk tasks",
+            "description": "Upload a file to start a task; list tasks; read a task and its report.",
+        },
+    ],
     "SCHEMA_PATH_PREFIX": "/v1",
     "CAMELIZE_NAMES": True,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -19,7 +19,7 @@ from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
-from tests.openapi import generated_schema, operation, operations, response_problems
+from tests.openapi import generated_schema, operation, operations, resolve, response_problems
 from users import catalog
 from users.views import LogoutView, TokenObtainView, TokenRefreshView
 
@@ -55,9 +55,7 @@ DOCUMENTED_ERRORS = {
 
 def documented_codes(item: dict) -> dict[str, list[int]]:
     return {
-        status: response["content"]["application/json"]["schema"]["properties"]["error"][
-            "properties"
-        ]["code"]["enum"]
+        status: response["x-error-codes"]
         for status, response in item["responses"].items()
         if int(status) >= 400
     }
@@ -199,11 +197,43 @@ def test_every_success_is_the_envelope():
 
 
 def test_tenant_operations_need_the_bearer_token_and_token_operations_do_not():
+    """``[]``, not ``[{}]`` ("optional"): a generated client then logs in without credentials."""
     schema = generated_schema()
 
     for path, _, item in operations(schema):
-        expected = [{}] if path.startswith("/v1/auth/") else [{"bearerAuth": []}]
+        expected = [] if path.startswith("/v1/auth/") else [{"bearerAuth": []}]
         assert item["security"] == expected, path
+
+
+@pytest.mark.parametrize("path", [TOKEN, REFRESH, LOGOUT])
+def test_token_operations_take_json_only(path):
+    """One body type: generators then build one request, and send what they label."""
+    body = operation(generated_schema(), path, "post")["requestBody"]
+
+    assert list(body["content"]) == ["application/json"]
+    assert body["required"] is True
+
+
+def test_the_schema_names_its_servers_tags_license_and_contact():
+    schema = generated_schema()
+    used = {tag for _, _, item in operations(schema) for tag in item["tags"]}
+
+    assert schema["servers"] == [{"url": "/", "description": "This server"}]
+    assert {tag["name"] for tag in schema["tags"]} == used
+    assert all(tag["description"] for tag in schema["tags"])
+    assert schema["info"]["license"]["name"]
+    assert schema["info"]["contact"]["name"]
+
+
+def test_the_error_catalog_is_in_the_error_schema_not_above_the_operations():
+    """Swagger UI shows info.description above every operation, and schemas below them all."""
+    schema = generated_schema()
+    error = schema["components"]["schemas"]["Error"]
+
+    for spec in errors.CATALOG:
+        assert f"| {spec.code} | {spec.status} | {spec.message} |" in error["description"]
+    assert "| 4004 |" not in schema["info"]["description"]
+    assert len(schema["info"]["description"].splitlines()) < 20
 
 
 # --- Real responses conform to the documented ones ------------------------------------
@@ -258,6 +288,11 @@ def test_responses_of_every_operation_conform_to_the_schema(api_client, organiza
                 TOKEN, {"email": operator.email, "password": "a-long-password-0123"}, format="json"
             ),
         ),
+        (
+            TOKEN,
+            "post",
+            api_client.post(TOKEN, {"email": operator.email, "password": "x"}, format="json"),
+        ),
         (TOKEN, "post", api_client.post(TOKEN, {"email": operator.email, "password": "x"})),
         (TOKEN, "post", api_client.post(TOKEN, "{", content_type="application/json")),
         (REFRESH, "post", api_client.post(REFRESH, {"refresh": "x.y.z"}, format="json")),
@@ -272,3 +307,16 @@ def test_responses_of_every_operation_conform_to_the_schema(api_client, organiza
         assert problems == [], (path, response.status_code, response.content)
 
     assert statuses == {200, 201, 400, 401, 404, 406, 415}
+
+
+@pytest.mark.parametrize("path", [TASKS, LINES])
+def test_a_cursor_has_one_type_both_ways(path):
+    """``nextCursor`` goes back as ``cursor`` unchanged: both strings, of the same pattern."""
+    schema = generated_schema()
+    item = operation(schema, path, "get")
+    (parameter,) = [p for p in item["parameters"] if p["name"] == "cursor"]
+    page = resolve(schema, item["responses"]["200"]["content"]["application/json"]["schema"])
+    next_cursor = resolve(schema, page["properties"]["data"])["properties"]["nextCursor"]
+
+    assert parameter["schema"]["type"] == next_cursor["type"] == "string"
+    assert parameter["schema"]["pattern"] == next_cursor["pattern"]

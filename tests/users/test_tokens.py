@@ -49,6 +49,7 @@ def test_the_email_is_matched_case_insensitively(api_client):
 
 @pytest.mark.parametrize("format_", ["multipart", "form"])
 def test_a_login_that_is_not_json_is_415(api_client, format_):
+    """JSON only: the schema declares one body type, so generated clients send what they label."""
     UserFactory(email="ada@example.com")
     credentials = {"email": "ada@example.com", "password": DEFAULT_PASSWORD}
 
