@@ -17,10 +17,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import PYTHON, ROOT, django_env, fresh_postgres_database, manage
-from bench.load import Upload
+
+if TYPE_CHECKING:
+    # bench/load.py needs aiohttp (the bench extra); the scenarios that only
+    # start a stack do not.
+    from bench.load import Upload
 
 DEFAULT_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 

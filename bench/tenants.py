@@ -84,7 +84,9 @@ class Upload:
     def recorded_seconds(self) -> float | None:
         """From the task's creation to its finish, as its own row records them."""
         created, finished = self.row.get("created_at"), self.row.get("finished_at")
-        return None if created is None or finished is None else (finished - created).total_seconds()
+        if created is None or finished is None:
+            return None
+        return round((finished - created).total_seconds(), 3)
 
 
 class Member:
