@@ -21,6 +21,7 @@ its file implies. Results go to bench/results/fairness.json.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -165,12 +166,15 @@ def main(argv: list[str] | None = None) -> None:
     stack = Stack(
         database=args.database, port=args.port, redis_url=args.redis_url, worker_concurrency=None
     )
+    load_before = os.getloadavg()[0]
     try:
         start_quiet(stack)
         pool = worker_concurrency(stack)
         result = scenario(stack, args)
     finally:
         stack.stop()
+    # Other work on the machine shows here: the figures are only as quiet as it was.
+    load = {"before": load_before, "after": os.getloadavg()[0]}
     s, r = result["small_seen_seconds"], result["small_recorded_seconds"]
     print(f"worker concurrency: {pool}")
     print(
@@ -200,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             for key in ("lines", "big", "small", "small_lines", "spacing", "delay", "poll")
         },
         "worker": {"command": "celery -A config worker", "concurrency": pool},
+        "load_average": load,
         **result,
     }
     print(f"saved {save('fairness', payload)}")

@@ -222,7 +222,7 @@ def fairness_section(fairness: dict[str, Any]) -> list[str]:
         "",
         f"Command: `{fairness['command']}`  ",
         f"Measured: {machine_line(fairness)}; one `{fairness['worker']['command']}`, "
-        f"concurrency {fairness['worker']['concurrency']}",
+        f"concurrency {fairness['worker']['concurrency']}{_load(fairness)}",
         "",
         f"Organization A uploaded {p['big']} files of {p['lines']:,} new people; "
         f"{p['delay']:g} s after A's last upload was answered, organization B uploaded "
@@ -277,7 +277,7 @@ def workers_section(workers: dict[str, Any]) -> list[str]:
         "",
         f"Command: `{workers['command']}`  ",
         f"Measured: {machine_line(workers)}; `{workers['worker']['command']}`, "
-        f"{workers['worker']['pool']}",
+        f"{workers['worker']['pool']}{_load(workers)}",
         "",
         f"Median of {workers['repeats']} runs each, interleaved: {s['few']} process "
         f"**{s['few_lines_per_second']:,.0f}** lines/s, {s['many']} processes "
@@ -315,6 +315,14 @@ def workers_section(workers: dict[str, Any]) -> list[str]:
         "",
     ]
     return rows
+
+
+def _load(result: dict[str, Any]) -> str:
+    """The machine's load average around the run: how much else was running."""
+    load = result.get("load_average")
+    if not load:
+        return ""
+    return f"; load average (1 min) {load['before']:.1f} before the run, {load['after']:.1f} after"
 
 
 def _seconds(value: float | None) -> str:

@@ -20,6 +20,7 @@ bench/results/workers.json.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         worker_concurrency=args.concurrency[0],
     )
     runs: list[dict[str, Any]] = []
+    load_before = os.getloadavg()[0]
     try:
         start_quiet(stack)
         member = Member(stack.base, ORGANIZATION_A[0], ORGANIZATION_A[1], DEMO_PASSWORD)
@@ -184,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
             )
     finally:
         stack.stop()
+    # Other work on the machine shows here: the figures are only as quiet as it was.
+    load = {"before": load_before, "after": os.getloadavg()[0]}
     summary = summarize(runs, args.concurrency)
     print(
         f"median: {summary['few']} process(es) {summary['few_lines_per_second']:,.0f} lines/s,"
@@ -197,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         "lines": args.lines,
         "repeats": args.repeats,
         "worker": {"command": "celery -A config worker --concurrency=N", "pool": "prefork"},
+        "load_average": load,
         "runs": runs,
         "summary": summary,
         "wrong": wrong,
