@@ -285,14 +285,15 @@ def workers_section(workers: dict[str, Any]) -> list[str]:
         f"(target x{s['target']}).",
         "",
         "| Run | worker processes | seconds | lines/s | worker CPU (cores) "
-        "| PostgreSQL CPU (cores) | machine busy |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU s of the worker's busiest processes | PostgreSQL CPU (cores) | machine busy |",
+        "|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for run in workers["runs"]:
         busy = run.get("machine_busy")
+        busiest = " / ".join(f"{s:.1f}" for s in run.get("worker_process_cpu_seconds", [])[:3])
         rows.append(
             f"| {run['run']} | {run['concurrency']} | {run['seconds']:.1f} "
-            f"| {run['lines_per_second']:,} | {run['worker_cores']:.2f} "
+            f"| {run['lines_per_second']:,} | {run['worker_cores']:.2f} | {busiest or '-'} "
             f"| {run.get('database_cores', float('nan')):.2f} "
             f"| {'-' if busy is None else f'{100 * busy:.0f} %'} |"
         )

@@ -214,18 +214,16 @@ def processes() -> dict[int, tuple[int, float]]:
     return found
 
 
-def process_tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by a live process and all its descendants."""
+def process_tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds used so far by a live process and by each of its descendants, by pid."""
     table = processes()
-    parents = {child: parent for child, (parent, _) in table.items()}
-    cpu = {member: seconds for member, (_, seconds) in table.items()}
     tree, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent]
+        children = [child for child, (ppid, _) in table.items() if ppid == parent]
         tree.update(children)
         frontier.extend(children)
-    return sum(cpu.get(member, 0.0) for member in tree)
+    return {member: table[member][1] for member in tree if member in table}
 
 
 class DatabaseCpu:
