@@ -290,7 +290,7 @@ def workers_section(workers: dict[str, Any]) -> list[str]:
     ]
     for run in workers["runs"]:
         busy = run.get("machine_busy")
-        busiest = " / ".join(f"{s:.1f}" for s in run.get("worker_process_cpu_seconds", [])[:3])
+        busiest = " / ".join(f"{s:.2f}" for s in run.get("worker_process_cpu_seconds", [])[:3])
         rows.append(
             f"| {run['run']} | {run['concurrency']} | {run['seconds']:.1f} "
             f"| {run['lines_per_second']:,} | {run['worker_cores']:.2f} | {busiest or '-'} "
