@@ -29,16 +29,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, median, save
+from bench.cpu import DatabaseCpu, machine_cpu_ticks, process_tree_cpu_seconds
 from bench.stack import DEFAULT_REDIS_URL, Stack
 from bench.tenants import (
     DEMO_PASSWORD,
     ORGANIZATION_A,
-    DatabaseCpu,
     Member,
     chunk_spans,
-    machine_cpu_ticks,
     people_csv,
-    process_tree_cpu_seconds,
     start_quiet,
     task_rows,
     wait_finished,
