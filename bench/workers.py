@@ -12,8 +12,9 @@ until it has finished. The runs interleave, in alternating order (1 2, 2 1,
 
 Throughput is the lines over the time from the task's creation to its finish,
 as its row records them; the median of the repeats of each concurrency, and
-their ratio. For each run, the CPU seconds the worker's processes used and how
-busy the machine's CPUs were show whether the CPU is the limit. Results go to
+their ratio. For each run, the CPU seconds each of the worker's processes and
+the database's backends used, and how busy the machine's CPUs were, show
+whether one pool process, the database or the CPU is the limit. Results go to
 bench/results/workers.json.
 """
 
