@@ -9,6 +9,7 @@ Only the part between the ``figures`` markers is generated; the text around it
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ QUERIES_TARGET = 4
 IMPORT_RATE_TARGET = 10_000
 IMPORT_SPEEDUP_TARGET = 10.0
 RSS_TARGET_MIB = 200
+SMALL_TASK_TARGET_SECONDS = 5.0
+WORKERS_SPEEDUP_TARGET = 1.2
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -191,6 +194,247 @@ def targets_section(api: dict[str, Any] | None, imports: dict[str, Any] | None) 
     return [*rows, ""]
 
 
+def scale_target_rows(fairness: dict[str, Any] | None, workers: dict[str, Any] | None) -> list[str]:
+    """The Targets table's rows for the fairness scenario and the 1-vs-2 worker run."""
+    rows = []
+    p95 = fairness["small_seen_seconds"]["p95"] if fairness else None
+    value = "not measured" if p95 is None else f"{p95:.1f}"
+    met = "-" if p95 is None else "yes" if p95 <= SMALL_TASK_TARGET_SECONDS else "no"
+    rows.append(
+        "| Small task of B while A's big files run: upload to completed, p95 (s) "
+        f"| <= {SMALL_TASK_TARGET_SECONDS:.0f} | {value} | {met} |"
+    )
+    speedup = workers["summary"]["speedup"] if workers else None
+    value = "not measured" if speedup is None else f"{speedup:.2f}"
+    met = "-" if speedup is None else "yes" if speedup >= WORKERS_SPEEDUP_TARGET else "no"
+    rows.append(
+        "| One file, 2 worker processes against 1 (lines/s ratio) "
+        f"| >= {WORKERS_SPEEDUP_TARGET}x | {value} | {met} |"
+    )
+    return rows
+
+
+def fairness_section(fairness: dict[str, Any]) -> list[str]:
+    p = fairness["parameters"]
+    seen, recorded = fairness["small_seen_seconds"], fairness["small_recorded_seconds"]
+    rows = [
+        "### Fairness: a small task of one organization while another's big files run",
+        "",
+        f"Command: `{fairness['command']}`  ",
+        f"Measured: {machine_line(fairness)}; one `{fairness['worker']['command']}`, "
+        f"concurrency {fairness['worker']['concurrency']}{_load(fairness)}",
+        "",
+        f"Organization A uploaded {p['big']} files of {p['lines']:,} new people; "
+        f"{p['delay']:g} s after A's last upload was answered, organization B uploaded "
+        f"{p['small']} files of {p['small_lines']} people, one every {p['spacing']:g} s. "
+        f"Seconds from each small upload's answer to the first GET that showed it completed "
+        f"(polled every {p['poll']:g} s), and from the task's creation to its finish as its "
+        "row records them:",
+        "",
+        f"| B's small tasks | p50 s | p95 s | max s | within {fairness['target_seconds']:.0f} s |",
+        "|---|---:|---:|---:|---:|",
+        f"| upload answered to GET completed | {seen['p50']:.2f} | {seen['p95']:.2f} "
+        f"| {seen['max']:.2f} | {fairness['small_within_target']} of {len(fairness['small'])} |",
+        f"| created to finished (task row) | {recorded['p50']:.2f} | {recorded['p95']:.2f} "
+        f"| {recorded['max']:.2f} | |",
+        "",
+        "| A's file | lines | uploaded at s | started at s | finished at s | seconds | lines/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for big in fairness["big"]:
+        rows.append(
+            f"| {big['name']} | {big['lines']:,} | {big['answered_s']:.1f} "
+            f"| {_seconds(big['started_s'])} | {_seconds(big['finished_s'])} "
+            f"| {_seconds(big['recorded_seconds'])} | {big.get('lines_per_second', 0):,} |"
+        )
+    rows += [
+        "",
+        f"A's {len(fairness['big'])} files, from the first upload to all finished: "
+        f"**{fairness['big_total_seconds']:.1f} s**. Every task completed with the counters "
+        f"its file implies: {'yes' if fairness['ok'] else 'no: ' + ', '.join(fairness['wrong'])}.",
+    ]
+    chunks = fairness.get("chunks")
+    if chunks:
+        counts = [len(spans) for spans in chunks.values()]
+        durations = [finish - start for spans in chunks.values() for start, finish in spans]
+        rows += [
+            "",
+            f"Chunks recorded: {sum(counts)} over {len(counts)} tasks; a chunk took "
+            f"{statistics.median(durations):.2f} s at the median, {max(durations):.2f} s at most.",
+        ]
+    rows += [
+        "",
+        "![Fairness: B's small tasks while A's big files run](img/bench-fairness.png)",
+        "",
+    ]
+    return rows
+
+
+def workers_section(workers: dict[str, Any]) -> list[str]:
+    s = workers["summary"]
+    rows = [
+        f"### One file, {s['few']} worker process against {s['many']}: {workers['lines']:,} new people",
+        "",
+        f"Command: `{workers['command']}`  ",
+        f"Measured: {machine_line(workers)}; `{workers['worker']['command']}`, "
+        f"{workers['worker']['pool']}{_load(workers)}",
+        "",
+        f"Median of {workers['repeats']} runs each, interleaved: {s['few']} process "
+        f"**{s['few_lines_per_second']:,.0f}** lines/s, {s['many']} processes "
+        f"**{s['many_lines_per_second']:,.0f}** lines/s: **x{s['speedup']:.2f}** "
+        f"(target x{s['target']}).",
+        "",
+        "| Run | worker processes | seconds | lines/s | worker CPU (cores) "
+        "| CPU s of the worker's busiest processes | PostgreSQL CPU (cores) | machine busy |",
+        "|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for run in workers["runs"]:
+        busy = run.get("machine_busy")
+        busiest = " / ".join(f"{s:.2f}" for s in run.get("worker_process_cpu_seconds", [])[:3])
+        rows.append(
+            f"| {run['run']} | {run['concurrency']} | {run['seconds']:.1f} "
+            f"| {run['lines_per_second']:,} | {run['worker_cores']:.2f} | {busiest or '-'} "
+            f"| {run.get('database_cores', float('nan')):.2f} "
+            f"| {'-' if busy is None else f'{100 * busy:.0f} %'} |"
+        )
+    chunked = [run for run in workers["runs"] if run.get("chunks")]
+    if chunked:
+        rows += [
+            "",
+            "| Run | worker processes | chunks | median chunk s | chunks running at once (max) |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for run in chunked:
+            spans = run["chunks"]
+            rows.append(
+                f"| {run['run']} | {run['concurrency']} | {len(spans)} "
+                f"| {statistics.median(f - b for b, f in spans):.2f} | {_overlap(spans)} |"
+            )
+    rows += [
+        "",
+        "![One file on 1 and on 2 worker processes](img/bench-workers.png)",
+        "",
+    ]
+    return rows
+
+
+def _load(result: dict[str, Any]) -> str:
+    """The machine's load average around the run: how much else was running."""
+    load = result.get("load_average")
+    if not load:
+        return ""
+    return f"; load average (1 min) {load['before']:.1f} before the run, {load['after']:.1f} after"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _overlap(spans: list[list[float]]) -> int:
+    """The most chunks that ran at the same moment."""
+    events = sorted([(start, 1) for start, _ in spans] + [(finish, -1) for _, finish in spans])
+    running = most = 0
+    for _, change in events:
+        running += change
+        most = max(most, running)
+    return most
+
+
+def scale_plots(fairness: dict[str, Any] | None, workers: dict[str, Any] | None) -> None:
+    """bench-fairness.png (a timeline and the small tasks' waits) and bench-workers.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    if fairness:
+        target = fairness["target_seconds"]
+        fig, (timeline, waits) = plt.subplots(
+            1, 2, figsize=(10, 3.8), dpi=120, gridspec_kw={"width_ratios": [3, 2]}
+        )
+        labels = []
+        for row, big in enumerate(fairness["big"]):
+            start = big["started_s"] if big["started_s"] is not None else big["answered_s"]
+            end = big["finished_s"] if big["finished_s"] is not None else big["seen_finished_s"]
+            timeline.barh(row, big["answered_s"], left=0, color="#e2e8f0")
+            timeline.barh(row, start - big["answered_s"], left=big["answered_s"], color="#cbd5e0")
+            timeline.barh(row, end - start, left=start, color="#2b6cb0")
+            labels.append(f"A {big['name']}")
+        offset = len(fairness["big"])
+        for row, small in enumerate(fairness["small"], start=offset):
+            wait = small["seen_seconds"]
+            timeline.barh(
+                row,
+                wait,
+                left=small["answered_s"],
+                color="#38a169" if wait <= target else "#c53030",
+            )
+            labels.append(f"B {small['name']}")
+        timeline.set_yticks(range(len(labels)), labels, fontsize=7)
+        timeline.invert_yaxis()
+        timeline.set_xlabel("seconds since A's first upload")
+        timeline.set_title("A's files run (blue); B's tasks, upload to completed", fontsize=9)
+        seen = [small["seen_seconds"] for small in fairness["small"]]
+        waits.bar(
+            range(1, len(seen) + 1),
+            seen,
+            color=["#38a169" if wait <= target else "#c53030" for wait in seen],
+        )
+        waits.axhline(target, color="#c53030", linestyle="--", label=f"{target:.0f} s target")
+        for name, style in (("p50", ":"), ("p95", "-.")):
+            waits.axhline(
+                fairness["small_seen_seconds"][name],
+                color="#4a5568",
+                linestyle=style,
+                label=f"{name} {fairness['small_seen_seconds'][name]:.1f} s",
+            )
+        waits.set_xlabel("B's small task, in upload order")
+        waits.set_ylabel("seconds, upload to completed")
+        waits.set_title("B's small tasks", fontsize=9)
+        waits.legend(fontsize=7)
+        _footer(fig, fairness)
+        fig.savefig(IMAGES / "bench-fairness.png")
+        plt.close(fig)
+    if workers:
+        s = workers["summary"]
+        fig, ax = plt.subplots(figsize=(6, 3.4), dpi=120)
+        for position, concurrency in enumerate((s["few"], s["many"])):
+            rates = [
+                run["lines_per_second"]
+                for run in workers["runs"]
+                if run["concurrency"] == concurrency
+            ]
+            median = s["few_lines_per_second" if position == 0 else "many_lines_per_second"]
+            ax.bar(position, median, color="#2b6cb0" if position else "#a0aec0", width=0.6)
+            ax.scatter([position] * len(rates), rates, color="#1a202c", s=12, zorder=3)
+        ax.axhline(
+            s["few_lines_per_second"] * s["target"],
+            color="#c53030",
+            linestyle="--",
+            label=f"x{s['target']} of {s['few']} process",
+        )
+        ax.set_xticks([0, 1], [f"{s['few']} worker process", f"{s['many']} worker processes"])
+        ax.set_ylabel("lines/s (bars: median; dots: runs)")
+        ax.set_title(f"One {workers['lines']:,}-line file: x{s['speedup']:.2f}", fontsize=10)
+        ax.legend(loc="lower right", fontsize=8)
+        _footer(fig, workers)
+        fig.savefig(IMAGES / "bench-workers.png")
+        plt.close(fig)
+
+
+def _footer(fig: Any, result: dict[str, Any]) -> None:
+    """The command and the date under a figure, so that the image says where it came from."""
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.text(
+        0.01,
+        0.01,
+        f"{result['command']}  ({result['machine']['date']}, nproc {result['machine']['nproc']})",
+        fontsize=7,
+        color="#4a5568",
+    )
+
+
 def plots(api: dict[str, Any] | None, imports: dict[str, Any] | None) -> None:
     import matplotlib
 
@@ -261,23 +505,30 @@ def plots(api: dict[str, Any] | None, imports: dict[str, Any] | None) -> None:
 
 def main() -> None:
     api, imports = load("api"), load("imports")
+    fairness, workers = load("fairness"), load("workers")
     body = [
         START,
         "",
         "<!-- Generated by bench/report.py from bench/results/*.json; edit the text outside. -->",
         "",
     ]
-    body += targets_section(api, imports)
+    targets = targets_section(api, imports)
+    body += targets[:-1] + scale_target_rows(fairness, workers) + targets[-1:]
     if api:
         body += api_section(api)
     if imports:
         body += import_section(imports)
+    if fairness:
+        body += fairness_section(fairness)
+    if workers:
+        body += workers_section(workers)
     body.append(END)
     text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     before, _, rest = text.partition(START)
     _, _, after = rest.partition(END)
     DOC.write_text(before + "\n".join(body) + after)
     plots(api, imports)
+    scale_plots(fairness, workers)
     print(f"wrote {DOC.relative_to(ROOT)} and the plots in {IMAGES.relative_to(ROOT)}")
 
 

@@ -17,10 +17,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import PYTHON, ROOT, django_env, fresh_postgres_database, manage
-from bench.load import Upload
+
+if TYPE_CHECKING:
+    # bench/load.py needs aiohttp (the bench extra); the scenarios that only
+    # start a stack do not.
+    from bench.load import Upload
 
 DEFAULT_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -33,7 +37,8 @@ class Stack:
     port: int
     redis_url: str = DEFAULT_REDIS_URL
     web_workers: int = 2
-    worker_concurrency: int = 1
+    # None: Celery's default, one pool process per CPU.
+    worker_concurrency: int | None = 1
     admin_url: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-stack-")))
@@ -79,6 +84,21 @@ class Stack:
                 "--timeout=30",
             ],
         )
+        self.start_worker()
+        deadline = time.monotonic() + 60
+        while not self.answers():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gunicorn did not answer:\n{self.log_tail('gunicorn')}")
+            time.sleep(0.2)
+
+    def start_worker(self) -> None:
+        """Start the Celery worker (with the sweeper) at ``worker_concurrency``; wait until ready."""
+        concurrency = (
+            [] if self.worker_concurrency is None else [f"--concurrency={self.worker_concurrency}"]
+        )
+        # The log is appended to across restarts: wait for a "ready." after this point.
+        logged = len(self.log("worker"))
         self._spawn(
             "worker",
             [
@@ -91,33 +111,34 @@ class Stack:
                 "--beat",
                 f"--schedule={self.logs / 'beat-schedule'}",
                 "--loglevel=INFO",
-                f"--concurrency={self.worker_concurrency}",
+                *concurrency,
                 "--without-gossip",
                 "--without-mingle",
                 f"--hostname=bench-{self.database}-{os.getpid()}@%h",
             ],
         )
-        self._wait_for("worker", "ready.")
-        deadline = time.monotonic() + 60
-        while not self.answers():
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gunicorn did not answer:\n{self.log_tail('gunicorn')}")
-            time.sleep(0.2)
+        self._wait_for("worker", "ready.", after=logged)
+
+    def stop_worker(self) -> None:
+        """Stop the Celery worker alone (a warm shutdown), leaving gunicorn serving."""
+        self._stop("worker")
 
     def stop(self) -> None:
         """Stop every process this stack started: a warm shutdown, then SIGKILL to the group."""
-        for name, process in list(self.processes.items()):
-            if process.poll() is None:
-                # To the main process only: it stops its own children (gunicorn's
-                # workers, Celery's pool) after their current request or task.
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
-            del self.processes[name]
+        for name in list(self.processes):
+            self._stop(name)
+
+    def _stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            # To the main process only: it stops its own children (gunicorn's
+            # workers, Celery's pool) after their current request or task.
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
     def __enter__(self) -> Stack:
         self.prepare()
@@ -183,9 +204,9 @@ class Stack:
             start_new_session=True,
         )
 
-    def _wait_for(self, name: str, text: str, timeout: float = 60) -> None:
+    def _wait_for(self, name: str, text: str, timeout: float = 60, after: int = 0) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.log(name):
+        while text not in self.log(name)[after:]:
             self._check_alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} not ready:\n{self.log_tail(name)}")
