@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
@@ -17,7 +17,7 @@ from django.utils import timezone
 from bulktasks.actions.base import Action, ActionContext, BatchResult, Column
 from bulktasks.actions.registry import register
 from core.bulk import db_datetime, rows_insert, rows_update
-from core.ids import object_id
+from core.ids import object_ids
 from users.models import Membership, User
 
 _url_validator = URLValidator(schemes=["http", "https"])
@@ -46,8 +46,7 @@ def email_is_valid(email: str) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(NamedTuple):
     """A validated line: a normalized e-mail and the optional profile fields given."""
 
     email: str
@@ -103,33 +102,29 @@ class UsersImport(Action):
     )
 
     def validate(self, values: dict[str, str]) -> tuple[Any, str | None]:
-        for column in self.columns:
-            value = values.get(column.name, "")
-            if column.max_length is not None and len(value) > column.max_length:
-                return None, f"{column.name}: longer than {column.max_length} characters"
-        email = values.get("email", "").strip()
+        get = values.get
+        for name, max_length in _LIMITS:
+            if len(get(name, "")) > max_length:
+                return None, f"{name}: longer than {max_length} characters"
+        email = get("email", "").strip()
         if not email:
             return None, "email: is required"
         if not email_is_valid(email):
             return None, f"email: {email[:100]!r} is not a valid e-mail address"
-        picture = values.get("picture", "").strip()
+        picture = get("picture", "").strip()
         if picture:
             try:
                 _url_validator(picture)
             except ValidationError:
                 return None, "picture: not a valid http(s) URL"
-        normalized = User.objects.normalize_email(email)
+        normalized = email.lower()  # as User.objects.normalize_email, already stripped
         # Lower-casing can lengthen a string ("İ" becomes two characters): the
         # column holds the normalized address, so that is what must fit.
         if len(normalized) > _EMAIL_MAX_LENGTH:
             return None, f"email: longer than {_EMAIL_MAX_LENGTH} characters once lower-cased"
-        person = Person(
-            email=normalized,
-            first_name=values.get("firstName", "").strip(),
-            last_name=values.get("lastName", "").strip(),
-            picture=picture,
-        )
-        return person, None
+        return Person(
+            normalized, get("firstName", "").strip(), get("lastName", "").strip(), picture
+        ), None
 
     def apply(self, *, context: ActionContext, rows: list[tuple[int, Any]]) -> BatchResult:
         result = BatchResult()
@@ -149,19 +144,21 @@ class UsersImport(Action):
         changed_memberships: list[tuple[Any, ...]] = []
         touched: list[tuple[Any, ...]] = []
         passwords = _unusable_passwords(len(people))
+        # At most an account and a membership per person.
+        ids = iter(object_ids(2 * len(people)))
 
         def membership_row(
             user_id: str, line: int, person: Person, *, held: bool
         ) -> tuple[Any, ...]:
             # In _MEMBERSHIP_FIELDS order; the import and line make a later duplicate detectable.
-            return (object_id(), user_id, context.organization_id, not held, held,
+            return (next(ids), user_id, context.organization_id, not held, held,
                     person.first_name, person.last_name, person.picture, now,
                     context.bulk_task_id, line)  # fmt: skip
 
         for email, (line, person) in people.items():
             user, membership = known.get(email, (None, None))
             if user is None:
-                user_id = object_id()
+                user_id = next(ids)
                 # The account's own profile stays empty: it is the person's to
                 # fill, and another organization may come to share the account.
                 new_users.append(
@@ -216,6 +213,12 @@ class UsersImport(Action):
         return result
 
 
+# Every column's limit, checked before anything else so that a reason names the column.
+_LIMITS = tuple(
+    (column.name, column.max_length)
+    for column in UsersImport.columns
+    if column.max_length is not None
+)
 _USER_FIELDS = (
     "id", "password", "is_superuser", "email", "first_name", "last_name", "picture",
     "is_active", "is_staff", "date_joined", "updated_at",
