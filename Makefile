@@ -50,13 +50,15 @@ test-postgres: install
 test-workers: install
 	$(BIN)/pytest -m worker
 
-## bench: API and import benchmarks on this machine's PostgreSQL (BENCH_POSTGRES_URL),
-## written to bench/results/ and docs/benchmarks.md with the plots; needs wrk
+## bench: API and import benchmarks on this machine's PostgreSQL (BENCH_POSTGRES_URL;
+## BENCH_DATABASE_PREFIX before each database it creates), written to bench/results/
+## and docs/benchmarks.md with the plots; needs wrk
 bench: $(VENV)/.installed-bench
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/api.py $(BENCH_API_ARGS)
 	$(BIN)/python bench/imports.py --million $(BENCH_IMPORT_ARGS)
+	$(BIN)/python bench/copy_ratio.py --million $(BENCH_RATIO_ARGS)
 	$(BIN)/python bench/report.py
 
 ## screenshots: run the browser tests and save the admin screenshots into docs/img/
