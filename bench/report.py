@@ -162,7 +162,7 @@ def copy_ratio_section(ratio: dict[str, Any]) -> list[str]:
                 f"| {run['import_peak_rss_mib']:.0f} |"
             )
         rows.append(
-            f"| {size['lines']:,} | **median** | {size['import_lines_per_second']:,.0f} "
+            f"| {size['lines']:,} | **median of each column** | {size['import_lines_per_second']:,.0f} "
             f"| {size['copy_lines_per_second']:,.0f} | **{size['ratio']:.2f}** "
             f"| {size['import_peak_rss_mib']:.0f} (max) |"
         )
