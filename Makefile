@@ -52,7 +52,8 @@ test-postgres: install
 test-workers: install
 	$(BIN)/pytest -m worker
 
-## bench: API and import benchmarks on this machine's PostgreSQL (BENCH_POSTGRES_URL),
+## bench: API and import benchmarks on this machine's PostgreSQL (BENCH_POSTGRES_URL;
+## BENCH_DATABASE_PREFIX before each database it creates), import against COPY-only,
 ## then the fairness scenario and the 1-vs-2 worker run (gunicorn + Celery on Redis,
 ## BENCH_REDIS_URL), written to bench/results/ and docs/benchmarks.md with the plots; needs wrk
 bench: $(VENV)/.installed-bench
@@ -60,6 +61,7 @@ bench: $(VENV)/.installed-bench
 		|| { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/api.py $(BENCH_API_ARGS)
 	$(BIN)/python bench/imports.py --million $(BENCH_IMPORT_ARGS)
+	$(BIN)/python bench/copy_ratio.py --million $(BENCH_RATIO_ARGS)
 	$(BIN)/python bench/fairness.py $(BENCH_FAIRNESS_ARGS)
 	$(BIN)/python bench/workers.py $(BENCH_WORKERS_ARGS)
 	$(BIN)/python bench/report.py

@@ -54,9 +54,14 @@ def machine() -> dict[str, Any]:
 
 
 def fresh_postgres_database(name: str, admin_url: str | None = None) -> str:
-    """Drop and create a database; return its DATABASE_URL."""
+    """Drop and create a database; return its DATABASE_URL.
+
+    BENCH_DATABASE_PREFIX is put before the name, for a server shared with
+    other databases that must be left alone.
+    """
     import psycopg
 
+    name = os.environ.get("BENCH_DATABASE_PREFIX", "") + name
     admin_url = admin_url or POSTGRES_ADMIN_URL
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

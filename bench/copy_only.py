@@ -44,12 +44,14 @@ def main() -> None:
     for start in range(0, len(rows), CHUNK):
         users, memberships = [], []
         for row in rows[start : start + CHUNK]:
+            # The rows users.import writes for a new person: an account with an
+            # empty profile, and a membership carrying the line's.
             user_id = object_id()
-            users.append(
-                (user_id, "!", False, row["email"], row["firstName"], row["lastName"], "",
-                 True, False, now, now)
+            users.append((user_id, "!", False, row["email"], "", "", "", True, False, now, now))
+            memberships.append(
+                (object_id(), user_id, organization.pk, True, False, row["firstName"],
+                 row["lastName"], "", now, "", None)
             )  # fmt: skip
-            memberships.append((object_id(), user_id, organization.pk, True, now, "", None))
         with transaction.atomic():
             with connection.cursor() as cursor:  # as users.import commits its chunks
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -58,8 +60,8 @@ def main() -> None:
             rows_insert(User, fields, users)
             rows_insert(
                 Membership,
-                ("id", "user", "organization", "is_active", "created_at",
-                 "last_import_task_id", "last_import_line"),
+                ("id", "user", "organization", "is_active", "pending_approval", "first_name",
+                 "last_name", "picture", "created_at", "last_import_task_id", "last_import_line"),
                 memberships,
             )  # fmt: skip
     seconds = time.perf_counter() - started

@@ -30,6 +30,8 @@ IMPORT_SPEEDUP_TARGET = 10.0
 RSS_TARGET_MIB = 200
 SMALL_TASK_TARGET_SECONDS = 5.0
 WORKERS_SPEEDUP_TARGET = 1.2
+COPY_RATIO_TARGET = 0.5
+RATIO_RSS_TARGET_MIB = 150
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -138,6 +140,51 @@ def import_section(imports: dict[str, Any]) -> list[str]:
                 f"- {engine}: users.import is **{ratio:.1f}x** as fast as django-import-export."
             )
     rows += ["", "![Import lines per second and peak RSS](img/bench-imports.png)", ""]
+    return rows
+
+
+def copy_ratio_section(ratio: dict[str, Any]) -> list[str]:
+    rows = [
+        "### Import against COPY-only of the same rows, PostgreSQL",
+        "",
+        f"Command: `{ratio['command']}`  ",
+        f"Measured: {machine_line(ratio)}",
+        "",
+        "Each run imports the file into a fresh database, then COPYs the same users and",
+        "memberships into another (bench/copy_only.py), one right after the other.",
+        "Both rates are in-process; COPY-only's leaves out even reading the file.",
+        "",
+        "| Lines | run | import lines/s | COPY-only lines/s | import / COPY-only | import peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in ratio["sizes"]:
+        for number, run in enumerate(size["runs"], start=1):
+            rows.append(
+                f"| {size['lines']:,} | {number} | {run['import_lines_per_second']:,.0f} "
+                f"| {run['copy_lines_per_second']:,.0f} | {run['ratio']:.2f} "
+                f"| {run['import_peak_rss_mib']:.0f} |"
+            )
+        rows.append(
+            f"| {size['lines']:,} | **median of each column** | {size['import_lines_per_second']:,.0f} "
+            f"| {size['copy_lines_per_second']:,.0f} | **{size['ratio']:.2f}** "
+            f"| {size['import_peak_rss_mib']:.0f} (max) |"
+        )
+    return [*rows, ""]
+
+
+def copy_ratio_targets(ratio: dict[str, Any] | None) -> list[str]:
+    """The rows of the targets table for import / COPY-only, one per size measured."""
+    rows = []
+    for size in ratio["sizes"] if ratio else []:
+        value, rss = size["ratio"], size["import_peak_rss_mib"]
+        rows.append(
+            f"| Import / COPY-only at {size['lines']:,} lines, PostgreSQL "
+            f"| >= {COPY_RATIO_TARGET} | {value:.2f} | {'yes' if value >= COPY_RATIO_TARGET else 'no'} |"
+        )
+        rows.append(
+            f"| Peak import RSS at {size['lines']:,} lines (MiB) | <= {RATIO_RSS_TARGET_MIB} "
+            f"| {rss:.0f} | {'yes' if rss <= RATIO_RSS_TARGET_MIB else 'no'} |"
+        )
     return rows
 
 
@@ -504,7 +551,7 @@ def plots(api: dict[str, Any] | None, imports: dict[str, Any] | None) -> None:
 
 
 def main() -> None:
-    api, imports = load("api"), load("imports")
+    api, imports, ratio = load("api"), load("imports"), load("copy_ratio")
     fairness, workers = load("fairness"), load("workers")
     body = [
         START,
@@ -513,11 +560,18 @@ def main() -> None:
         "",
     ]
     targets = targets_section(api, imports)
-    body += targets[:-1] + scale_target_rows(fairness, workers) + targets[-1:]
+    body += [
+        *targets[:-1],
+        *scale_target_rows(fairness, workers),
+        *copy_ratio_targets(ratio),
+        *targets[-1:],
+    ]
     if api:
         body += api_section(api)
     if imports:
         body += import_section(imports)
+    if ratio:
+        body += copy_ratio_section(ratio)
     if fairness:
         body += fairness_section(fairness)
     if workers:

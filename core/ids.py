@@ -44,6 +44,15 @@ def object_id() -> str:
     return f"{int(time.time()) & 0xFFFFFFFF:08x}{random_part}{count:06x}"
 
 
+def object_ids(count: int) -> list[str]:
+    """Return ``count`` new ObjectIds in creation order, for a fraction of object_id's cost each."""
+    with _lock:
+        random_part = _ensure_process_random()
+        counts = list(itertools.islice(_counter, count))
+    prefix = f"{int(time.time()) & 0xFFFFFFFF:08x}{random_part}"
+    return [f"{prefix}{value & 0xFFFFFF:06x}" for value in counts]
+
+
 def is_object_id(value: object) -> bool:
     """Tell whether a value is a 24-hex ObjectId string."""
     # fullmatch: ``$`` alone would also accept the id followed by a newline.

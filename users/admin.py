@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from users.forms import AdminUserChangeForm, AdminUserCreationForm, MembershipForm, RoleForm
 from users.models import Membership, Organization, Role, User
+from users.services import membership_approve_pending
 
 
 @admin.register(User)
@@ -131,9 +135,26 @@ class RoleAdmin(admin.ModelAdmin):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     form = MembershipForm
-    list_display = ["user", "organization", "is_active", "created_at"]
-    list_filter = ["is_active", "organization"]
-    search_fields = ["user__email", "organization__slug"]
+    list_display = [
+        "user", "organization", "first_name", "last_name", "is_active", "pending_approval",
+        "created_at",
+    ]  # fmt: skip
+    list_filter = ["is_active", "pending_approval", "organization"]
+    search_fields = ["user__email", "first_name", "last_name", "organization__slug"]
     list_select_related = ["user", "organization"]
     autocomplete_fields = ["user", "organization"]
     filter_horizontal = ["roles"]
+    readonly_fields = ["pending_approval"]
+    actions = ["approve"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        # Letting a staff account into an organization is a superuser's decision.
+        if not request.user.is_superuser:
+            actions.pop("approve", None)
+        return actions
+
+    @admin.action(description="Approve the selected memberships awaiting approval")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        approved = membership_approve_pending(memberships=queryset)
+        self.message_user(request, f"{approved} membership(s) approved.")

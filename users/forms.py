@@ -29,14 +29,30 @@ class RoleForm(forms.ModelForm):
 
 
 class MembershipForm(forms.ModelForm):
-    """Refuses roles that belong to another organization."""
+    """Refuses roles that belong to another organization, and a pending membership switched on."""
+
+    picture = forms.URLField(max_length=2048, required=False, assume_scheme="https")
 
     class Meta:
         model = Membership
-        fields = ["user", "organization", "roles", "is_active"]
+        fields = [
+            "user",
+            "organization",
+            "roles",
+            "is_active",
+            "first_name",
+            "last_name",
+            "picture",
+        ]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if self.instance.pending_approval and cleaned.get("is_active"):
+            # Only the superuser-only "approve" action lets a staff account in.
+            self.add_error(
+                "is_active",
+                "This membership awaits a superuser's approval: use the approve action",
+            )
         organization = cleaned.get("organization")
         roles = cleaned.get("roles") or []
         foreign = [

@@ -115,6 +115,21 @@ class Membership(models.Model):
     )
     roles = models.ManyToManyField(Role, blank=True, related_name="memberships")
     is_active = models.BooleanField(default=True)
+    # Held back from a staff or superuser account that an import named: it grants
+    # nothing (is_active stays off) until a superuser approves it, yet the
+    # organization's imports treat it as a member, so their reports never tell
+    # a staff e-mail from any other.
+    pending_approval = models.BooleanField(
+        default=False,
+        help_text="Created by an import for a staff or superuser account; "
+        "grants no access until a superuser approves it.",
+    )
+    # The organization's own profile of its member, as its imports set it. The
+    # account's profile (User) is the person's own and is shared by every
+    # organization they belong to, so no organization's import writes it.
+    first_name = models.CharField(max_length=128, blank=True)
+    last_name = models.CharField(max_length=128, blank=True)
+    picture = models.URLField(max_length=2048, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The import that last touched this membership, and on which line: a second
     # line for the same person in the same file is then reported as a duplicate,
@@ -130,3 +145,8 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization}"
+
+    @property
+    def full_name(self) -> str:
+        """First and last name as this organization knows them, cut like the account's."""
+        return f"{self.first_name} {self.last_name}".strip()[:FULL_NAME_MAX_LENGTH]

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -96,8 +97,16 @@ def membership_set_roles(*, membership: Membership, roles: Iterable[Role]) -> Me
 def membership_deactivate(*, membership: Membership) -> Membership:
     """Remove a member's access without deleting the history that names them."""
     membership.is_active = False
-    membership.save(update_fields=["is_active"])
+    # A refused pending membership is an ordinary deactivated one from now on.
+    membership.pending_approval = False
+    membership.save(update_fields=["is_active", "pending_approval"])
     return membership
+
+
+@transaction.atomic
+def membership_approve_pending(*, memberships: QuerySet[Membership]) -> int:
+    """Give access to memberships an import held back for staff accounts; return how many."""
+    return memberships.filter(pending_approval=True).update(is_active=True, pending_approval=False)
 
 
 def auth_token_obtain(*, email: str, password: str) -> dict[str, str]:

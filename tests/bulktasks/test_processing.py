@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from bulktasks import services
 from bulktasks.actions import action_get
-from bulktasks.actions.users_import import SHARED_ACCOUNT_REASON
 from bulktasks.models import BulkTask, BulkTaskLine, IdempotencyKey
 from bulktasks.services import (
     LeaseLost,
@@ -71,40 +70,48 @@ def test_new_people_become_users_and_members(acme):
         task.num_errors,
     ) == (3, 3, 0, 0, 0)
     user = User.objects.get(email="person1@example.com")
-    assert (user.first_name, user.last_name) == ("First1", "Last1")
     assert not user.has_usable_password()
-    assert Membership.objects.filter(organization=acme, user=user, is_active=True).exists()
+    membership = Membership.objects.get(organization=acme, user=user, is_active=True)
+    assert (membership.first_name, membership.last_name) == ("First1", "Last1")
+    # The profile is the organization's; the account's own stays the person's to fill.
+    assert (user.first_name, user.last_name, user.picture) == ("", "", "")
 
 
 def test_an_existing_member_is_skipped_without_override(acme):
-    member = MembershipFactory(
-        organization=acme, user=UserFactory(email="person2@example.com", first_name="Old")
-    ).user
+    membership = MembershipFactory(
+        organization=acme, user=UserFactory(email="person2@example.com"), first_name="Old"
+    )
 
     task = run(acme, csv_file(people_rows(3)))
 
     assert (task.num_inserts, task.num_skips) == (2, 1)
     assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(3, "already a member")]
-    member.refresh_from_db()
-    assert member.first_name == "Old"
+    membership.refresh_from_db()
+    assert membership.first_name == "Old"
 
 
-def test_with_override_an_existing_member_is_updated(acme):
-    member = MembershipFactory(
-        organization=acme, user=UserFactory(email="person2@example.com", first_name="Old")
-    ).user
+def test_with_override_an_existing_members_profile_here_is_updated(acme):
+    membership = MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="person2@example.com", first_name="Own"),
+        first_name="Old",
+    )
 
     task = run(acme, csv_file(people_rows(3)), override=True)
 
     assert (task.num_inserts, task.num_updates, task.num_skips) == (2, 1, 0)
-    member.refresh_from_db()
-    assert (member.first_name, member.last_name) == ("First2", "Last2")
+    membership.refresh_from_db()
+    assert (membership.first_name, membership.last_name) == ("First2", "Last2")
+    membership.user.refresh_from_db()
+    assert membership.user.first_name == "Own"
 
 
 def test_with_override_a_line_that_changes_nothing_is_skipped(acme):
     MembershipFactory(
         organization=acme,
-        user=UserFactory(email="person1@example.com", first_name="First1", last_name="Last1"),
+        user=UserFactory(email="person1@example.com"),
+        first_name="First1",
+        last_name="Last1",
     )
 
     task = run(acme, csv_file(people_rows(1)), override=True)
@@ -115,50 +122,17 @@ def test_with_override_a_line_that_changes_nothing_is_skipped(acme):
 
 def test_an_account_of_another_organization_joins_without_its_profile_changing(acme):
     outsider = MembershipFactory(
-        user=UserFactory(email="person1@example.com", first_name="Keep")
-    ).user
+        user=UserFactory(email="person1@example.com", first_name="Keep"), first_name="There"
+    )
 
     task = run(acme, csv_file(people_rows(1)), override=True)
 
     assert task.num_inserts == 1
     outsider.refresh_from_db()
-    assert outsider.first_name == "Keep"
-    assert Membership.objects.filter(organization=acme, user=outsider).exists()
-
-
-def test_override_leaves_alone_the_profile_of_a_member_of_another_organization(acme):
-    # Once an account of another tenant has joined this organization, an override
-    # import must still not rewrite the one profile that the other tenant shows.
-    shared = MembershipFactory(
-        user=UserFactory(email="person1@example.com", first_name="Keep", picture="")
-    ).user
-    MembershipFactory(organization=acme, user=shared)
-    MembershipFactory(
-        organization=acme, user=UserFactory(email="person2@example.com", first_name="Old")
-    )
-
-    task = run(acme, csv_file(people_rows(2)), override=True)
-
-    assert (task.num_updates, task.num_skips) == (1, 1)
-    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(2, SHARED_ACCOUNT_REASON)]
-    shared.refresh_from_db()
-    assert shared.first_name == "Keep"
-    assert User.objects.get(email="person2@example.com").first_name == "First2"
-
-
-@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
-def test_override_leaves_alone_the_profile_of_a_staff_member(acme, flag):
-    staff = MembershipFactory(
-        organization=acme,
-        user=UserFactory(email="person1@example.com", first_name="Admin", **{flag: True}),
-    ).user
-
-    task = run(acme, csv_file(people_rows(1)), override=True)
-
-    assert (task.num_updates, task.num_skips) == (0, 1)
-    assert lines_of(task, BulkTaskLine.Kind.SKIPPED) == [(2, SHARED_ACCOUNT_REASON)]
-    staff.refresh_from_db()
-    assert staff.first_name == "Admin"
+    outsider.user.refresh_from_db()
+    assert (outsider.user.first_name, outsider.first_name) == ("Keep", "There")
+    here = Membership.objects.get(organization=acme, user=outsider.user)
+    assert (here.first_name, here.last_name) == ("First1", "Last1")
 
 
 def test_an_email_that_lengthens_when_lower_cased_is_one_errored_line(acme):
@@ -261,7 +235,7 @@ def test_crlf_bom_and_quoted_newlines_are_read_as_a_person_would(acme):
 
     assert (task.num_inserts, task.num_errors) == (1, 1)
     assert lines_of(task, BulkTaskLine.Kind.ERRORED)[0][0] == 4
-    assert User.objects.get(email="ann@example.com").first_name == "Ann, Jr."
+    assert Membership.objects.get(user__email="ann@example.com").first_name == "Ann, Jr."
 
 
 @pytest.mark.parametrize(

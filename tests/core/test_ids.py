@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bulktasks.models import BulkTask, BulkTaskLine
-from core.ids import is_object_id, object_id
+from core.ids import is_object_id, object_id, object_ids
 from tests.factories import BulkTaskFactory
 
 
@@ -34,6 +34,17 @@ def test_ids_are_unique_and_time_ordered_within_a_process():
     assert len(set(values)) == len(values)
     timestamps = [value[:8] for value in values]
     assert timestamps == sorted(timestamps)
+
+
+def test_ids_minted_in_a_batch_are_unique_valid_and_never_met_again():
+    before = object_id()
+    batch = object_ids(5_000)
+    after = object_id()
+
+    assert len(batch) == 5_000
+    assert all(is_object_id(value) for value in batch)
+    assert len({before, *batch, after}) == 5_002
+    assert before[:18] == batch[0][:18] or before[:8] < batch[0][:8]
 
 
 def _mint(count: int) -> list[str]:
