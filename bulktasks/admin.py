@@ -92,7 +92,6 @@ class BulkTaskAdmin(admin.ModelAdmin):
             "Processing",
             {
                 "fields": (
-                    "checkpoint_line",
                     "attempts",
                     "scanned_at",
                     "started_at",

@@ -5,21 +5,29 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from bulktasks.services import bulk_task_process, bulk_task_sweep, idempotency_keys_flush
+from bulktasks.processing import bulk_task_chunk_process, bulk_task_start, bulk_task_sweep
+from bulktasks.services import idempotency_keys_flush
 from bulktasks.storage import StorageUnavailable
 
+# The database or the file storage was away: the work was released, try later.
+_OUTAGE_RETRY = {
+    "autoretry_for": (OperationalError, StorageUnavailable),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 10,
+}
 
-@shared_task(
-    name="bulktasks.tasks.process_bulk_task",
-    # The database or the file storage was away: the task was released, try later.
-    autoretry_for=(OperationalError, StorageUnavailable),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=10,
-)
+
+@shared_task(name="bulktasks.tasks.process_bulk_task", **_OUTAGE_RETRY)
 def process_bulk_task(bulk_task_id: str) -> None:
-    """Process one bulk task; a duplicate delivery finds it taken or finished and does nothing."""
-    bulk_task_process(bulk_task_id=bulk_task_id)
+    """Scan one bulk task and dispatch its chunks; a duplicate delivery finds it taken or scanned."""
+    bulk_task_start(bulk_task_id=bulk_task_id)
+
+
+@shared_task(name="bulktasks.tasks.process_bulk_task_chunk", **_OUTAGE_RETRY)
+def process_bulk_task_chunk(chunk_id: int) -> None:
+    """Apply one chunk of a bulk task; a duplicate delivery finds it taken or done."""
+    bulk_task_chunk_process(chunk_id=chunk_id)
 
 
 @shared_task(name="bulktasks.tasks.sweep_bulk_tasks")

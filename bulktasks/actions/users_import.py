@@ -80,7 +80,8 @@ class UsersImport(Action):
       or staff) is skipped even with ``override``: the profile is one row that
       every organization of theirs shows, so no single tenant rewrites it;
     - a deactivated membership is skipped: an import never restores access;
-    - a second line for the same e-mail in the same file is an error.
+    - a second line for the same e-mail in the same file is an error (found by
+      the scan across the whole file, through ``key``).
     """
 
     name = "users.import"
@@ -121,6 +122,13 @@ class UsersImport(Action):
         )
         return person, None
 
+    def key(self, values: dict[str, str]) -> str | None:
+        """The normalized e-mail, as ``validate`` makes it: one line per person."""
+        return User.objects.normalize_email(values.get("email", "")) or None
+
+    def duplicate_reason(self, first_line: int) -> str:
+        return f"email: duplicate of line {first_line}"
+
     def apply(self, *, context: ActionContext, rows: list[tuple[int, Any]]) -> BatchResult:
         result = BatchResult()
         people: dict[str, tuple[int, Person]] = {}
@@ -137,7 +145,6 @@ class UsersImport(Action):
         new_users: list[tuple[Any, ...]] = []
         new_memberships: list[tuple[Any, ...]] = []
         changed_users: list[tuple[Any, ...]] = []
-        touched: list[tuple[Any, ...]] = []
         passwords = _unusable_passwords(len(people))
 
         def membership_row(user_id: str, line: int) -> tuple[Any, ...]:
@@ -160,12 +167,6 @@ class UsersImport(Action):
                 new_memberships.append(membership_row(user.pk, line))
                 result.inserts += 1
                 continue
-            if membership.last_import_task_id == context.bulk_task_id:
-                result.errored.append(
-                    (line, f"email: duplicate of line {membership.last_import_line}")
-                )
-                continue
-            touched.append((context.bulk_task_id, line, membership.pk))
             if not membership.is_active:
                 result.skipped.append((line, "membership is deactivated"))
                 continue
@@ -190,8 +191,6 @@ class UsersImport(Action):
             rows_insert(Membership, _MEMBERSHIP_FIELDS, new_memberships)
         if changed_users:
             rows_update(User, ["first_name", "last_name", "picture", "updated_at"], changed_users)
-        if touched:
-            rows_update(Membership, ["last_import_task_id", "last_import_line"], touched)
         result.errored.sort()
         return result
 
