@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import uuid
+
+from celery import Task, shared_task
 from django.db import OperationalError
 
 from bulktasks.processing import bulk_task_chunk_process, bulk_task_start, bulk_task_sweep
@@ -18,16 +20,21 @@ _OUTAGE_RETRY = {
 }
 
 
-@shared_task(name="bulktasks.tasks.process_bulk_task", **_OUTAGE_RETRY)
-def process_bulk_task(bulk_task_id: str) -> None:
+@shared_task(bind=True, name="bulktasks.tasks.process_bulk_task", **_OUTAGE_RETRY)
+def process_bulk_task(self: Task, bulk_task_id: str) -> None:
     """Scan one bulk task and dispatch its chunks; a duplicate delivery finds it taken or scanned."""
-    bulk_task_start(bulk_task_id=bulk_task_id)
+    bulk_task_start(bulk_task_id=bulk_task_id, owner=_owner(self))
 
 
-@shared_task(name="bulktasks.tasks.process_bulk_task_chunk", **_OUTAGE_RETRY)
-def process_bulk_task_chunk(chunk_id: int) -> None:
+@shared_task(bind=True, name="bulktasks.tasks.process_bulk_task_chunk", **_OUTAGE_RETRY)
+def process_bulk_task_chunk(self: Task, chunk_id: int) -> None:
     """Apply one chunk of a bulk task; a duplicate delivery finds it taken or done."""
-    bulk_task_chunk_process(chunk_id=chunk_id)
+    bulk_task_chunk_process(chunk_id=chunk_id, owner=_owner(self))
+
+
+def _owner(task: Task) -> str:
+    """A lease owner naming the worker, so staff can see which machine did what."""
+    return f"{(task.request.hostname or 'worker')[:40]}/{uuid.uuid4().hex[:16]}"
 
 
 @shared_task(name="bulktasks.tasks.sweep_bulk_tasks")

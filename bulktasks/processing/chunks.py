@@ -200,9 +200,9 @@ def _apply(
     )
     inserts = result.inserts if result else 0
     updates = result.updates if result else 0
+    # The owner stays: it tells which worker applied the chunk.
     BulkTaskChunk.objects.filter(pk=chunk.pk).update(
         status=BulkTaskChunk.Status.DONE,
-        lease_owner="",
         lease_expires_at=None,
         finished_at=timezone.now(),
         num_inserts=inserts,
