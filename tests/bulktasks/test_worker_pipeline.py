@@ -184,7 +184,11 @@ def test_a_worker_killed_with_chunks_in_flight_is_resumed_with_exactly_the_unint
     doomed.kill()
     killed_at = status_of(task.pk)
     assert killed_at.status == BulkTask.Status.IN_PROGRESS
-    in_flight = [chunk.pk for chunk in chunks_of(task.pk) if chunk.status == "running"]
+    in_flight = [
+        chunk.pk
+        for chunk in chunks_of(task.pk)
+        if chunk.status == "running" and chunk.lease_owner.startswith("doomed@")
+    ]
 
     # Once the dead worker's leases run out, the sweeper hands its chunks on.
     wait_for(
