@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -110,7 +111,7 @@ def organization_dispatch(*, organization_id: str, keep: int = 0) -> list[int]:
             status=BulkTaskChunk.Status.QUEUED, queued_at=timezone.now()
         )
         for chunk_id in picked[keep:]:
-            transaction.on_commit(lambda chunk_id=chunk_id: chunk_enqueue(chunk_id=chunk_id))
+            transaction.on_commit(partial(chunk_enqueue, chunk_id=chunk_id))
     return picked
 
 
