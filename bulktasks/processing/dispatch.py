@@ -55,14 +55,17 @@ def chunk_enqueue(*, chunk_id: int, countdown: float | None = None) -> bool:
     return True
 
 
-def organization_dispatch(*, organization_id: str, keep: int = 0) -> list[int]:
+def organization_dispatch(
+    *, organization_id: str, keep: int = 0, first_from: str | None = None
+) -> list[int]:
     """Queue the organization's next chunks, up to its cap; their messages go after commit.
 
     Picks round-robin across the organization's running tasks: the task with the
     fewest chunks queued or running first, then the oldest, so a
     small task is not stuck behind its own organization's big file either.
     With ``keep``, that many of the picked chunks are marked queued but not
-    sent: the caller runs them itself (a scan takes its task's first chunk).
+    sent: the caller runs them itself (a scan takes its task's first chunk,
+    picked first from ``first_from``).
     """
     with transaction.atomic():
         # One dispatcher per organization at a time, so two chunks finishing
@@ -90,17 +93,19 @@ def organization_dispatch(*, organization_id: str, keep: int = 0) -> list[int]:
         )
         picked: list[int] = []
         while free > 0 and tasks:
+            task_id = (
+                first_from if first_from in tasks and not picked else _next_task(tasks, active)
+            )
             chunk = (
-                chunks.filter(
-                    task_id=_next_task(tasks, active), status=BulkTaskChunk.Status.PENDING
-                )
+                chunks.filter(task_id=task_id, status=BulkTaskChunk.Status.PENDING)
+                .exclude(pk__in=picked)
                 .order_by("index")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", "task_id")
                 .first()
             )
             if chunk is None:
-                tasks.discard(_next_task(tasks, active))
+                tasks.discard(task_id)
                 continue
             picked.append(chunk[0])
             active[chunk[1]] += 1

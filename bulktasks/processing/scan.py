@@ -135,7 +135,9 @@ def bulk_task_scan(
             updated_at=now,
         )
         if dispatch:
-            kept = organization_dispatch(organization_id=bulk_task.organization_id, keep=1)[:1]
+            kept = organization_dispatch(
+                organization_id=bulk_task.organization_id, keep=1, first_from=bulk_task.pk
+            )[:1]
     bulk_task.refresh_from_db()
     return bulk_task, (kept[0] if kept else None)
 

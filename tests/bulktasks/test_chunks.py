@@ -335,3 +335,43 @@ def test_two_last_chunks_finishing_together_complete_the_task_exactly_once(setti
     assert (finished.status, finished.num_inserts) == ("completed", 4)
     completions = [r for r in caplog.records if r.getMessage().startswith("bulk task completed")]
     assert len(completions) == 1
+
+
+def statuses(task: BulkTask) -> list[str]:
+    return list(task.chunks.order_by("index").values_list("status", flat=True))
+
+
+def test_an_organization_has_at_most_its_cap_of_chunks_in_flight_shared_round_robin(
+    acme, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    settings.BULK_TASK_ORGANIZATION_CONCURRENCY = 2
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "bulktasks.processing.dispatch.chunk_enqueue", lambda chunk_id: sent.append(chunk_id)
+    )
+    big, small = pending(acme, people_rows(10)), pending(acme, people_rows(2, start=50))
+    other = pending(OrganizationFactory(slug="other"), people_rows(2, start=90))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        claimed = bulk_task_claim(bulk_task_id=big.pk, owner="w")
+        _, kept = bulk_task_scan(bulk_task=claimed, owner="w", action=action_get("users.import"))
+    # Two in flight: the first kept by the scan's worker, the second sent.
+    assert statuses(big) == ["queued", "queued", "pending", "pending", "pending"]
+    assert kept == big.chunks.get(index=0).pk
+    assert sent == [big.chunks.get(index=1).pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for task in (small, other):
+            claimed = bulk_task_claim(bulk_task_id=task.pk, owner="w")
+            bulk_task_scan(bulk_task=claimed, owner="w", action=action_get("users.import"))
+    # The organization is at its cap: its small task waits; another organization does not.
+    assert statuses(small) == ["pending"]
+    assert statuses(other) == ["queued"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_task_chunk_process(chunk_id=kept, owner="w")
+    # The place the big file's chunk left goes to the task with fewer chunks in flight.
+    assert statuses(small) == ["queued"]
+    assert statuses(big) == ["done", "queued", "pending", "pending", "pending"]
+    assert sent[-1] == small.chunks.get().pk
