@@ -94,7 +94,6 @@ class BulkTaskAdmin(admin.ModelAdmin):
             "Processing",
             {
                 "fields": (
-                    "checkpoint_line",
                     "attempts",
                     "scanned_at",
                     "started_at",

@@ -70,18 +70,20 @@ class BulkTask(models.Model):
     num_errors = models.PositiveIntegerField("errors", default=0)
     error = models.TextField(blank=True)
 
-    # Processing state. Counters and the checkpoint move together, in the same
-    # transaction as each chunk's writes, so a resumed run never counts a line twice.
+    # Processing state. Each chunk adds its counters in the same transaction as
+    # its writes (see BulkTaskChunk), so no line is ever counted twice. The lease
+    # and attempts are the scan's; each chunk has its own.
     scanned_at = models.DateTimeField(
         null=True, blank=True, help_text="When the file was read through once and found sound."
     )
-    checkpoint_line = models.PositiveIntegerField(
-        default=0,
-        help_text="The last line whose outcome is committed; processing resumes after it.",
+    file_columns = models.JSONField(
+        null=True, blank=True, help_text="A CSV file's columns in its header's order."
     )
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Its scan's first claim, and every takeover from a worker that died."
+    )
     # The sweeper's backoff: a task it queued again waits twice as long each time
     # before it is queued once more, so a backlog is not flooded with duplicates.
     requeues = models.PositiveIntegerField(
@@ -126,6 +128,68 @@ class BulkTask(models.Model):
     def is_finished(self) -> bool:
         """Completed or failed: nothing more will happen to it."""
         return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+
+class BulkTaskChunk(models.Model):
+    """A run of consecutive records of a task's file, applied in one transaction by one worker.
+
+    The scan cuts the file into chunks and records where each starts, so that any
+    worker can seek there and apply it; chunks of one task run on different
+    workers at once. Each has its own lease, and its writes, report lines, counters
+    and ``done`` commit together, so each line's outcome is recorded exactly once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for its organization's turn"
+        QUEUED = "queued", "Its message is in the queue"
+        RUNNING = "running", "A worker holds its lease"
+        DONE = "done", "Applied and counted"
+
+    task = models.ForeignKey(
+        BulkTask, on_delete=models.CASCADE, related_name="chunks", db_index=False
+    )
+    # The task's organization, copied so that dispatch finds its chunks on one index.
+    organization = models.ForeignKey(
+        "users.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    index = models.PositiveIntegerField(help_text="0 for the file's first chunk.")
+    start_offset = models.PositiveBigIntegerField(help_text="Byte offset where reading starts.")
+    end_offset = models.PositiveBigIntegerField(
+        help_text="Byte offset where the next chunk starts."
+    )
+    start_lines = models.PositiveIntegerField(help_text="Physical lines before start_offset.")
+    first_line = models.PositiveIntegerField()
+    last_line = models.PositiveIntegerField()
+    num_records = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Its first claim, and every takeover from a worker that died."
+    )
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    num_inserts = models.PositiveIntegerField(default=0)
+    num_updates = models.PositiveIntegerField(default=0)
+    num_skips = models.PositiveIntegerField(default=0)
+    num_errors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["task", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "index"], name="bulktaskchunk_once"),
+        ]
+        indexes = [
+            # Dispatch: an organization's chunks by status, next ones first.
+            models.Index(fields=["organization", "status", "index"], name="bulktaskchunk_dispatch"),
+            # The sweeper: queued chunks whose message may be lost, expired leases.
+            models.Index(fields=["status", "queued_at"], name="bulktaskchunk_queued"),
+            models.Index(fields=["status", "lease_expires_at"], name="bulktaskchunk_stale"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.task_id}"
 
 
 class BulkTaskLine(models.Model):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from bulktasks import sniffing
 
-__all__ = ["FileFormatError", "Record", "read_records"]
+__all__ = ["FileFormatError", "Position", "Record", "RecordReader", "read_records"]
 
 DEFAULT_MAX_LINE_LENGTH = 1_048_576
 
@@ -52,6 +52,14 @@ class FileFormatError(Exception):
     """A problem with the whole file; the task fails with this message (str(exc))."""
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place between two records: its byte offset, and how many physical lines precede it."""
+
+    offset: int = 0
+    lines: int = 0
+
+
 def read_records(
     stream: ByteStream,
     *,
@@ -61,18 +69,64 @@ def read_records(
     max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
 ) -> Iterator[Record]:
     """Yield the file's records in order; raise FileFormatError for file-level problems."""
-    columns = tuple(columns)
-    _check_arguments(columns, required, max_line_length)
-    # Parameters such as "; charset=utf-8" do not change how we read: it is UTF-8 or nothing.
-    kind = mimetype.partition(";")[0].strip().lower()
-    if kind == sniffing.CSV:
-        yield from _read_csv(stream, columns, tuple(required), max_line_length)
-    elif kind == sniffing.JSON_LINES:
-        yield from _read_json_lines(stream, columns, max_line_length)
-    elif kind == sniffing.EMPTY:
-        raise FileFormatError("file is empty")
-    else:
-        raise FileFormatError(f"unsupported file type {mimetype}")
+    yield from RecordReader(
+        stream,
+        mimetype=mimetype,
+        columns=columns,
+        required=required,
+        max_line_length=max_line_length,
+    )
+
+
+class RecordReader:
+    """The records of a file, as ``read_records`` yields them, and where reading stands.
+
+    With each record handed out, ``record_start`` is where reading that record
+    began (blank lines before it included), so a later reader can begin there: given the stream already at ``start.offset`` (seeked, or a
+    ranged read) and, for CSV, the ``header`` the first reader found, it numbers
+    lines as the first one did without reading anything before ``start``.
+    """
+
+    def __init__(
+        self,
+        stream: ByteStream,
+        *,
+        mimetype: str,
+        columns: Sequence[str],
+        required: Sequence[str] = (),
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        start: Position | None = None,
+        header: Sequence[str] | None = None,
+    ) -> None:
+        self._stream = stream
+        self._mimetype = mimetype
+        self._columns = tuple(columns)
+        self._required = tuple(required)
+        self._max_length = max_line_length
+        self._start = start
+        # The file's column names in its order (CSV only), once its header is read.
+        self.header: tuple[str, ...] | None = tuple(header) if header is not None else None
+        # (offset, lines) where reading the last record handed out began.
+        self.mark = (start.offset, start.lines) if start else (0, 0)
+
+    @property
+    def record_start(self) -> Position:
+        """Where reading the record last handed out began: a place to resume from."""
+        return Position(*self.mark)
+
+    def __iter__(self) -> Iterator[Record]:
+        _check_arguments(self._columns, self._required, self._max_length)
+        lines = _Lines(self._stream, self._max_length, self._start)
+        # Parameters such as "; charset=utf-8" do not change how we read: it is UTF-8 or nothing.
+        kind = self._mimetype.partition(";")[0].strip().lower()
+        if kind == sniffing.CSV:
+            yield from _read_csv(lines, self._columns, self._required, self._max_length, self)
+        elif kind == sniffing.JSON_LINES:
+            yield from _read_json_lines(lines, self._columns, self._max_length, self)
+        elif kind == sniffing.EMPTY:
+            raise FileFormatError("file is empty")
+        else:
+            raise FileFormatError(f"unsupported file type {self._mimetype}")
 
 
 def _check_arguments(columns: tuple[str, ...], required: Sequence[str], max_length: int) -> None:
@@ -162,9 +216,10 @@ class _Lines:
         "budget",
         "exhausted",
         "line_no",
+        "offset",
     )
 
-    def __init__(self, stream: ByteStream, max_length: int) -> None:
+    def __init__(self, stream: ByteStream, max_length: int, start: Position | None = None) -> None:
         self._stream = stream
         self._max_length = max_length
         # Plain UTF-8 rather than utf-8-sig so that error offsets are exactly the bytes we
@@ -173,11 +228,14 @@ class _Lines:
         self._pending: Iterator[str] = iter(())
         # The start of a line whose end has not been read yet.
         self._carry = ""
-        self._at_start = True
+        # A reader that starts mid-file has no byte order mark to remove.
+        self._at_start = start is None or start.offset == 0
         self._eof = False
         self.budget = max_length
         self.exhausted = False
-        self.line_no = 0
+        self.line_no = start.lines if start else 0
+        # The byte offset in the file of the next line not yet handed out.
+        self.offset = start.offset if start else 0
 
     def __iter__(self) -> _Lines:
         return self
@@ -194,6 +252,7 @@ class _Lines:
                 raise _LineProblem(_LineProblem.TOO_LONG, self.line_no, fetched)
             line = fetched
         self.line_no += 1
+        self.offset += len(line) if line.isascii() else len(line.encode("utf-8"))
         size = len(line)
         if size > self.budget:
             self._check_budget(line)
@@ -211,8 +270,12 @@ class _Lines:
                 self.exhausted = True
                 return None
             self.line_no += 1
-            return fetched if isinstance(fetched, int) else fetched.count('"')
-        self.line_no += 1
+            if isinstance(fetched, int):
+                return fetched
+            line = fetched
+        else:
+            self.line_no += 1
+        self.offset += len(line) if line.isascii() else len(line.encode("utf-8"))
         return line.count('"')
 
     def _check_budget(self, line: str) -> None:
@@ -254,9 +317,11 @@ class _Lines:
                 cut = min(breaks)
                 quotes += text.count('"', 0, cut)
                 cut += 2 if text.startswith("\r\n", cut) else 1
+                self.offset += _utf8_length(text[:cut])
                 self._carry = text[cut:]
                 return quotes
             quotes += text.count('"', 0, end)
+            self.offset += _utf8_length(text[:end])
             # Keep only a held-back "\r": the rest is dropped, and _line_of needs the "\r".
             self._carry = text[end:]
             if self._eof:
@@ -287,7 +352,9 @@ class _Lines:
             self._eof = True
         if self._at_start and text:
             self._at_start = False
-            text = text.removeprefix("\ufeff")
+            if text.startswith("\ufeff"):
+                self.offset += 3  # the byte order mark's bytes
+                text = text[1:]
         return text
 
     def _line_of(self, exc: UnicodeDecodeError) -> int:
@@ -295,6 +362,10 @@ class _Lines:
         # ``exc.object`` is this chunk plus at most three bytes of a partial character.
         before = self._carry.encode("utf-8") + bytes(exc.object[: exc.start])
         return self.line_no + 1 + len(_LINE_BREAK.findall(before))
+
+
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -349,20 +420,25 @@ def _csv_field_limit(limit: int) -> Iterator[None]:
 
 
 def _read_csv(
-    stream: ByteStream,
+    lines: _Lines,
     columns: tuple[str, ...],
     required: tuple[str, ...],
     max_length: int,
+    found: RecordReader,
 ) -> Iterator[Record]:
-    lines = _Lines(stream, max_length)
     # Our own budget stops every record at max_length, so csv's limit must never bite first.
     with _csv_field_limit(max_length + 1):
         reader = csv.reader(lines, _Dialect)
-        names = _read_header(reader, lines, columns, required, max_length)
+        # A reader starting mid-file was given the header the first one read.
+        resumed = found.header is not None
+        if found.header is None:
+            found.header = tuple(_read_header(reader, lines, columns, required, max_length))
+        names = list(found.header)
         width = len(names)
         missing_columns = len(names) < len(columns)
-        seen_data = False
+        seen_data = resumed
         while True:
+            found.mark = (lines.offset, lines.line_no)
             start = lines.line_no + 1
             lines.budget = max_length
             try:
@@ -498,12 +574,13 @@ class _Pairs(list[tuple[str, object]]):
 
 
 def _read_json_lines(
-    stream: ByteStream, columns: tuple[str, ...], max_length: int
+    lines: _Lines, columns: tuple[str, ...], max_length: int, found: RecordReader
 ) -> Iterator[Record]:
-    lines = _Lines(stream, max_length)
     by_key = {_canonical_key(column): column for column in columns}
     decoder = json.JSONDecoder(object_pairs_hook=_Pairs)
-    seen_data = False
+    # A reader starting mid-file has seen data before its start.
+    seen_data = found.mark != (0, 0)
+    mark = found.mark
     while True:
         lines.budget = max_length
         try:
@@ -512,11 +589,16 @@ def _read_json_lines(
             break
         except _LineProblem as problem:
             seen_data = True
+            found.mark = mark
+            mark = (lines.offset, lines.line_no)
             yield Record(problem.line, None, problem.describe(problem.line, max_length))
             continue
         if not line.strip():
             continue
         seen_data = True
+        # Blank lines before a record belong to it: a reader resuming here skips them too.
+        found.mark = mark
+        mark = (lines.offset, lines.line_no)
         yield _json_record(lines.line_no, line, decoder, by_key, columns)
     if not seen_data:
         raise FileFormatError("file is empty")

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import uuid
+
+from celery import Task, shared_task
 from django.db import OperationalError
 
-from bulktasks.services import bulk_task_process, bulk_task_sweep, idempotency_keys_flush
+from bulktasks.processing import bulk_task_chunk_process, bulk_task_start, bulk_task_sweep
+from bulktasks.services import idempotency_keys_flush
 from bulktasks.storage import StorageUnavailable
 
+# The database or the file storage was away: the work was released, try later.
+_OUTAGE_RETRY = {
+    "autoretry_for": (OperationalError, StorageUnavailable),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 10,
+}
 
-@shared_task(
-    name="bulktasks.tasks.process_bulk_task",
-    # The database or the file storage was away: the task was released, try later.
-    autoretry_for=(OperationalError, StorageUnavailable),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=10,
-)
-def process_bulk_task(bulk_task_id: str) -> None:
-    """Process one bulk task; a duplicate delivery finds it taken or finished and does nothing."""
-    bulk_task_process(bulk_task_id=bulk_task_id)
+
+@shared_task(bind=True, name="bulktasks.tasks.process_bulk_task", **_OUTAGE_RETRY)
+def process_bulk_task(self: Task, bulk_task_id: str) -> None:
+    """Scan one bulk task and dispatch its chunks; a duplicate delivery finds it taken or scanned."""
+    bulk_task_start(bulk_task_id=bulk_task_id, owner=_owner(self))
+
+
+@shared_task(bind=True, name="bulktasks.tasks.process_bulk_task_chunk", **_OUTAGE_RETRY)
+def process_bulk_task_chunk(self: Task, chunk_id: int) -> None:
+    """Apply one chunk of a bulk task; a duplicate delivery finds it taken or done."""
+    bulk_task_chunk_process(chunk_id=chunk_id, owner=_owner(self))
+
+
+def _owner(task: Task) -> str:
+    """A lease owner naming the worker, so staff can see which machine did what."""
+    return f"{(task.request.hostname or 'worker')[:40]}/{uuid.uuid4().hex[:16]}"
 
 
 @shared_task(name="bulktasks.tasks.sweep_bulk_tasks")

@@ -42,8 +42,10 @@ class Action(ABC):
 
     ``validate`` runs on every line, without touching the database; ``apply``
     receives the valid lines of a chunk, in line order, inside the transaction
-    that also records the chunk's checkpoint, so it must only write through the
-    ORM and never commit on its own.
+    that also marks the chunk done, so it must only write through the ORM and
+    never commit on its own. Chunks of one file may be applied at the same time
+    on different workers, in any order; lines that repeat an earlier line's
+    ``key`` anywhere in the file never reach ``apply``.
     """
 
     name: ClassVar[str]
@@ -65,6 +67,18 @@ class Action(ABC):
     @abstractmethod
     def validate(self, values: dict[str, str]) -> tuple[Any, str | None]:
         """Clean one line: return ``(cleaned, None)``, or ``(None, reason)`` naming the column."""
+
+    def key(self, values: dict[str, str]) -> str | None:
+        """The identity a line names, if any: a valid line repeating an earlier one's is an error.
+
+        Called by the scan on every line's raw values, so it must be cheap and
+        agree with ``validate``: two valid lines with equal keys are the same record.
+        """
+        return None
+
+    def duplicate_reason(self, first_line: int) -> str:
+        """The reason given for a line whose key repeats the valid line ``first_line``."""
+        return f"duplicate of line {first_line}"
 
     @abstractmethod
     def apply(self, *, context: ActionContext, rows: list[tuple[int, Any]]) -> BatchResult:

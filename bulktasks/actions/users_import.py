@@ -87,7 +87,8 @@ class UsersImport(Action):
       profile fields are updated (update); a line that would change nothing is
       skipped;
     - a deactivated membership is skipped: an import never restores access;
-    - a second line for the same e-mail in the same file is an error.
+    - a second line for the same e-mail in the same file is an error (found by
+      the scan across the whole file, through ``key``).
     """
 
     name = "users.import"
@@ -126,6 +127,13 @@ class UsersImport(Action):
             normalized, get("firstName", "").strip(), get("lastName", "").strip(), picture
         ), None
 
+    def key(self, values: dict[str, str]) -> str | None:
+        """The normalized e-mail, as ``validate`` makes it: one line per person."""
+        return User.objects.normalize_email(values.get("email", "")) or None
+
+    def duplicate_reason(self, first_line: int) -> str:
+        return f"email: duplicate of line {first_line}"
+
     def apply(self, *, context: ActionContext, rows: list[tuple[int, Any]]) -> BatchResult:
         result = BatchResult()
         people: dict[str, tuple[int, Person]] = {}
@@ -142,7 +150,6 @@ class UsersImport(Action):
         new_users: list[tuple[Any, ...]] = []
         new_memberships: list[tuple[Any, ...]] = []
         changed_memberships: list[tuple[Any, ...]] = []
-        touched: list[tuple[Any, ...]] = []
         passwords = _unusable_passwords(len(people))
         # At most an account and a membership per person.
         ids = iter(object_ids(2 * len(people)))
@@ -150,7 +157,7 @@ class UsersImport(Action):
         def membership_row(
             user_id: str, line: int, person: Person, *, held: bool
         ) -> tuple[Any, ...]:
-            # In _MEMBERSHIP_FIELDS order; the import and line make a later duplicate detectable.
+            # In _MEMBERSHIP_FIELDS order; the import and line say where the membership came from.
             return (next(ids), user_id, context.organization_id, not held, held,
                     person.first_name, person.last_name, person.picture, now,
                     context.bulk_task_id, line)  # fmt: skip
@@ -173,18 +180,11 @@ class UsersImport(Action):
                 new_memberships.append(membership_row(user.pk, line, person, held=user.privileged))
                 result.inserts += 1
                 continue
-            if membership.last_import_task_id == context.bulk_task_id:
-                result.errored.append(
-                    (line, f"email: duplicate of line {membership.last_import_line}")
-                )
-                continue
             if membership.deactivated:
-                touched.append((context.bulk_task_id, line, membership.pk))
                 result.skipped.append((line, "membership is deactivated"))
                 continue
             changes = person.changes_for(membership) if context.override else {}
             if not changes:
-                touched.append((context.bulk_task_id, line, membership.pk))
                 reason = "no changes" if context.override else "already a member"
                 result.skipped.append((line, reason))
                 continue
@@ -207,8 +207,6 @@ class UsersImport(Action):
                 ["first_name", "last_name", "picture", "last_import_task_id", "last_import_line"],
                 changed_memberships,
             )
-        if touched:
-            rows_update(Membership, ["last_import_task_id", "last_import_line"], touched)
         result.errored.sort()
         return result
 

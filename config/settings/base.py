@@ -250,13 +250,17 @@ BULK_TASK_ACTIONS = env_list("BULK_TASK_ACTIONS", ["bulktasks.actions.users_impo
 # kind; the counters always give the true totals.
 BULK_TASK_INLINE_LINES_LIMIT = env_int("BULK_TASK_INLINE_LINES_LIMIT", 1000)
 BULK_TASK_MAX_FILE_SIZE = env_int("BULK_TASK_MAX_FILE_SIZE", 100 * 1024 * 1024)
-# Lines committed per transaction, together with their checkpoint.
+# Records per chunk: the unit a worker applies in one transaction, and the unit
+# of fairness between organizations (see docs/processing.md).
 BULK_TASK_CHUNK_SIZE = env_int("BULK_TASK_CHUNK_SIZE", 1000)
-# A worker holds a task for this long and renews the hold after every chunk; a
-# task whose hold has run out belongs to a dead worker and is picked up again.
+# Chunks of one organization queued or running at once, whatever its backlog.
+BULK_TASK_ORGANIZATION_CONCURRENCY = env_int("BULK_TASK_ORGANIZATION_CONCURRENCY", 2)
+# A worker holds a scan or a chunk for this long and renews the hold as it goes;
+# one whose hold has run out belongs to a dead worker and is taken over.
 BULK_TASK_LEASE_SECONDS = env_int("BULK_TASK_LEASE_SECONDS", 60)
+# Takeovers from dead workers a scan or a chunk gets before its task fails.
 BULK_TASK_MAX_ATTEMPTS = env_int("BULK_TASK_MAX_ATTEMPTS", 5)
-# A pending task older than this was never picked up (its message was lost).
+# A pending task or queued chunk older than this was never picked up (its message was lost).
 BULK_TASK_PENDING_GRACE_SECONDS = env_int("BULK_TASK_PENDING_GRACE_SECONDS", 60)
 BULK_TASK_IDEMPOTENCY_TTL_SECONDS = env_int("BULK_TASK_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
 BULK_TASK_SWEEP_SECONDS = env_int("BULK_TASK_SWEEP_SECONDS", 30)
@@ -303,6 +307,9 @@ def filesystem_broker_options(folder: Path) -> dict[str, object]:
         "data_folder_out": str(folder / "queue"),
         "control_folder": str(folder / "control"),
         "store_processed": False,
+        # Every tenth of a second rather than every second: a chunk takes about
+        # that long, and an idle worker must not leave the next one waiting.
+        "polling_interval": 0.1,
     }
 
 

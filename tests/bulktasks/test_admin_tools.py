@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskFileDownload
-from bulktasks.services import bulk_task_create, bulk_task_process
+from bulktasks.processing import bulk_task_process
+from bulktasks.services import bulk_task_create
 from bulktasks.storage import bulk_task_storage
 from tests.bulktasks.files import csv_file, people_rows, raw_file
 from tests.factories import BulkTaskFactory, OrganizationFactory, UserFactory

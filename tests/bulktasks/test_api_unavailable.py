@@ -266,7 +266,8 @@ class TestFileStorageAway:
     ):
         from botocore.exceptions import EndpointConnectionError
 
-        from bulktasks.services import bulk_task_create, bulk_task_process
+        from bulktasks.processing import bulk_task_process
+        from bulktasks.services import bulk_task_create
         from bulktasks.storage import StorageUnavailable
         from bulktasks.tasks import process_bulk_task
 

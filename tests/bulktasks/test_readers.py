@@ -768,3 +768,63 @@ def test_any_bytes_give_records_or_a_file_format_error(mimetype: str) -> None:
                 assert set(record.values) == set(COLUMNS)
         outcomes.add("records")
     assert outcomes == {"file error", "records"}
+
+
+# -- Starting mid-file ------------------------------------------------------------------
+
+_CSV_PIECES = [
+    "a@x.com,A,B",
+    '"q\nr"@x.com,x,y',
+    "",
+    "  ",
+    "é@x.com,É,ü",
+    "x" * 60,
+    '"' + "y" * 70 + '"',
+    'bad,"a"b,c',
+    "\x00,1,2",
+    ",,",
+]
+_JSON_PIECES = ['{"email":"a@x.com"}', "", '{"email":"é"}', "{bad", '{"email":"' + "z" * 60 + '"}']
+
+
+def _resumes_match(data: bytes, mimetype: str) -> int:
+    """Start a reader at every record's start; it must read exactly what the whole-file one did."""
+    columns = ("email", "firstName", "lastName")
+    whole = readers.RecordReader(
+        io.BytesIO(data), mimetype=mimetype, columns=columns, max_line_length=50
+    )
+    records, starts = [], []
+    try:
+        for record in whole:
+            records.append(record)
+            starts.append(whole.record_start)
+    except FileFormatError:
+        return 0
+    for index, start in enumerate(starts):
+        stream = io.BytesIO(data)
+        stream.seek(start.offset)
+        resumed = readers.RecordReader(
+            stream,
+            mimetype=mimetype,
+            columns=columns,
+            max_line_length=50,
+            start=start,
+            header=whole.header,
+        )
+        assert list(resumed) == records[index:], (data, index, start)
+    return len(starts)
+
+
+@pytest.mark.parametrize("mimetype", [CSV, JSON_LINES])
+def test_a_reader_started_at_a_records_offset_reads_the_rest_with_the_same_line_numbers(mimetype):
+    rng = random.Random(7)
+    pieces = _CSV_PIECES if mimetype == CSV else _JSON_PIECES
+    checked = 0
+    for _ in range(400):
+        lines = [rng.choice(pieces) for _ in range(rng.randint(1, 8))]
+        if mimetype == CSV:
+            lines.insert(0, "email,firstName,lastName")
+        newline = rng.choice(["\n", "\r\n", "\r"]) if mimetype == CSV else "\n"
+        text = rng.choice(["", "\ufeff"]) + newline.join(lines) + rng.choice(["", newline])
+        checked += _resumes_match(text.encode(), mimetype)
+    assert checked > 500

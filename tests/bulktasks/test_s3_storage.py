@@ -20,7 +20,8 @@ from moto.server import ThreadedMotoServer
 from storages.backends.s3 import S3Storage
 
 from bulktasks.models import BulkTask, IdempotencyKey, StorageProvider
-from bulktasks.services import bulk_task_create, bulk_task_process, open_stored_file
+from bulktasks.processing import bulk_task_process
+from bulktasks.services import bulk_task_create, open_stored_file
 from bulktasks.storage import STORAGE_ALIAS, bulk_task_storage
 from tests.bulktasks.files import csv_file, people_rows, raw_file
 from tests.conftest import bearer
@@ -186,7 +187,6 @@ def test_processing_reads_the_file_back_from_s3(
         finished.num_skips,
         finished.num_errors,
     ) == (5, 3, 0, 1, 1)
-    assert finished.checkpoint_line == 6  # header + 5 lines
     assert set(User.objects.filter(email__startswith="person").values_list("email", flat=True)) == {
         f"person{n}@example.com" for n in range(1, 5)
     }

@@ -15,7 +15,8 @@ from django.db import connection, connections
 
 from bulktasks.actions import users_import
 from bulktasks.models import BulkTask, BulkTaskLine
-from bulktasks.services import bulk_task_create, bulk_task_process
+from bulktasks.processing import bulk_task_process
+from bulktasks.services import bulk_task_create
 from tests.bulktasks.files import csv_file, people_rows
 from tests.factories import OrganizationFactory
 from users.models import Membership, Organization, User

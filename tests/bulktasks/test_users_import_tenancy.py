@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from bulktasks.models import BulkTask, BulkTaskLine
-from bulktasks.services import bulk_task_create, bulk_task_process
+from bulktasks.processing import bulk_task_process
+from bulktasks.services import bulk_task_create
 from tests.bulktasks.files import csv_file
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from users.models import Membership, Organization, User

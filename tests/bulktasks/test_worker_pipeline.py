@@ -1,4 +1,5 @@
-"""The pipeline against real Celery worker processes: lifecycle, kill -9 and resume, duplicates.
+"""The pipeline against real Celery worker processes: lifecycle, fairness, chunks on two
+workers, kill -9 and resume, duplicates.
 
 These run on whichever broker the settings name: the file-system queue by
 default, Redis or RabbitMQ when CELERY_BROKER_URL says so (CI runs them on Redis).
@@ -11,13 +12,9 @@ import json
 import pytest
 from django.db import connection
 
-from bulktasks.models import BulkTask, BulkTaskLine
-from bulktasks.services import (
-    bulk_task_create,
-    bulk_task_enqueue,
-    bulk_task_process,
-    bulk_task_sweep,
-)
+from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
+from bulktasks.processing import bulk_task_enqueue, bulk_task_process, bulk_task_sweep
+from bulktasks.services import bulk_task_create
 from config.celery import app as celery_app
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
@@ -97,8 +94,12 @@ def report(task_id: str) -> tuple:
     )
 
 
-def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(api_client, workers, settings):
+def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(
+    api_client, workers, settings, throttle_rates
+):
     settings.BULK_TASK_CHUNK_SIZE = 50
+    # The test polls far faster than any client may.
+    throttle_rates(**{"reads.user": None, "reads.organization": None})
     organization = OrganizationFactory(slug="acme")
     member = MembershipFactory(organization=organization).user
     member.memberships.get().roles.create(
@@ -144,11 +145,30 @@ def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(api_client, 
     assert Membership.objects.filter(organization=organization).count() == 3001
 
 
-def test_a_worker_killed_mid_file_is_resumed_with_exactly_the_uninterrupted_result(
+def upload(organization, rows: list[str], *, enqueue: bool = True) -> BulkTask:
+    task, _ = bulk_task_create(
+        organization=organization,
+        created_by=None,
+        action="users.import",
+        file=csv_file(rows),
+        original_name="people.csv",
+        enqueue=enqueue,
+    )
+    return task
+
+
+def chunks_of(task_id: str) -> list[BulkTaskChunk]:
+    connection.close()
+    return list(BulkTaskChunk.objects.filter(task_id=task_id).order_by("index"))
+
+
+def test_a_worker_killed_with_chunks_in_flight_is_resumed_with_exactly_the_uninterrupted_result(
     workers, settings
 ):
     settings.BULK_TASK_CHUNK_SIZE = 40
     settings.BULK_TASK_LEASE_SECONDS = 2
+    # The sweeper runs here: chunks the dead worker had taken but not started go again soon.
+    settings.BULK_TASK_PENDING_GRACE_SECONDS = 1
     rows = mixed_rows(4000)
     reference_org, crashed_org = (
         OrganizationFactory(slug="reference"),
@@ -157,39 +177,39 @@ def test_a_worker_killed_mid_file_is_resumed_with_exactly_the_uninterrupted_resu
     existing_members([reference_org, crashed_org], 4000)
 
     # The reference: the same file, processed without interruption.
-    reference, _ = bulk_task_create(
-        organization=reference_org,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    reference = upload(reference_org, rows, enqueue=False)
     bulk_task_process(bulk_task_id=reference.pk)
 
-    first = workers("doomed", BULK_TASK_CHUNK_SIZE=40, BULK_TASK_LEASE_SECONDS=2)
-    task, _ = bulk_task_create(
-        organization=crashed_org,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-    )
-    wait_for(lambda: 400 < status_of(task.pk).checkpoint_line < 3500, timeout=120, interval=0.005)
-    first.kill()
+    options = {"BULK_TASK_CHUNK_SIZE": 40, "BULK_TASK_LEASE_SECONDS": 2}
+    doomed = workers("doomed", concurrency=2, **options)
+    workers("survivor", **options)
+    task = upload(crashed_org, rows)
+    wait_for(lambda: 400 < status_of(task.pk).num_done < 3000, timeout=120, interval=0.005)
+    doomed.kill()
     killed_at = status_of(task.pk)
     assert killed_at.status == BulkTask.Status.IN_PROGRESS
-    assert killed_at.checkpoint_line < 4001
+    in_flight = [
+        chunk.pk
+        for chunk in chunks_of(task.pk)
+        if chunk.status == "running" and chunk.lease_owner.startswith("doomed@")
+    ]
 
-    workers("rescuer", BULK_TASK_CHUNK_SIZE=40, BULK_TASK_LEASE_SECONDS=2)
-    # Once the dead worker's lease runs out, the sweeper hands the task on.
-    wait_for(lambda: task.pk in bulk_task_sweep(), timeout=30, interval=0.5)
-    wait_for(lambda: status_of(task.pk).is_finished, timeout=120, interval=0.1)
+    # Once the dead worker's leases run out, the sweeper (beat, here every half
+    # second) hands its chunks on; a redelivered message finds them still leased.
+    def swept_until_finished() -> bool:
+        bulk_task_sweep()
+        return status_of(task.pk).is_finished
+
+    wait_for(swept_until_finished, timeout=120, interval=0.5)
 
     assert report(task.pk) == report(reference.pk)
     resumed = status_of(task.pk)
     assert resumed.status == BulkTask.Status.COMPLETED
-    assert resumed.attempts >= 2
+    chunks = chunks_of(task.pk)
+    assert {chunk.status for chunk in chunks} == {"done"}
+    # The chunks the killed worker held were taken over, and that counted.
+    assert all(chunk.attempts == 2 for chunk in chunks if chunk.pk in in_flight)
+    assert sum(chunk.num_inserts for chunk in chunks) == resumed.num_inserts
     imported = Membership.objects.filter(organization=crashed_org)
     assert imported.count() == resumed.num_inserts + len(range(83, 4001, 83)) - sum(
         1 for n in range(83, 4001, 83) if not (n % 97 and n % 89)
@@ -198,6 +218,58 @@ def test_a_worker_killed_mid_file_is_resumed_with_exactly_the_uninterrupted_resu
         User.objects.filter(email__startswith="person").count()
         == User.objects.filter(email__startswith="person").values("email").distinct().count()
     )
+
+
+def test_chunks_of_one_file_run_on_two_workers_and_the_task_completes_once(workers, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 100
+    organization = OrganizationFactory(slug="acme")
+    one = workers("one", BULK_TASK_CHUNK_SIZE=100)
+    two = workers("two", BULK_TASK_CHUNK_SIZE=100)
+
+    task = upload(organization, mixed_rows(3000))
+    wait_for(lambda: status_of(task.pk).is_finished, timeout=120, interval=0.1)
+
+    finished = status_of(task.pk)
+    assert finished.status == BulkTask.Status.COMPLETED
+    chunks = chunks_of(task.pk)
+    assert len(chunks) == 30
+    hosts = {chunk.lease_owner.partition("@")[0] for chunk in chunks}
+    assert hosts == {"one", "two"}
+    assert finished.num_done == 3000
+    lines = list(
+        BulkTaskLine.objects.filter(task_id=task.pk).values_list("line", flat=True).order_by("line")
+    )
+    assert len(lines) == len(set(lines)) == finished.num_skips + finished.num_errors
+    completions = [
+        line for worker in (one, two) for line in worker.log().splitlines()
+        if "bulk task completed" in line
+    ]  # fmt: skip
+    assert len(completions) == 1
+
+
+def test_a_small_task_of_another_organization_goes_before_a_big_ones_remaining_chunks(
+    workers, settings
+):
+    settings.BULK_TASK_CHUNK_SIZE = 100
+    big, small = OrganizationFactory(slug="big"), OrganizationFactory(slug="small")
+    workers("shared", BULK_TASK_CHUNK_SIZE=100)
+    files = [upload(big, people_rows(4000, start=n * 4000 + 1)) for n in range(2)]
+    wait_for(lambda: status_of(files[0].pk).num_done >= 200, timeout=120, interval=0.02)
+
+    latecomer = upload(small, people_rows(3, start=100_000))
+    wait_for(lambda: status_of(latecomer.pk).is_finished, timeout=120, interval=0.05)
+
+    done = status_of(latecomer.pk)
+    assert done.status == BulkTask.Status.COMPLETED
+    assert done.num_inserts == 3
+    big_chunks = [chunk for task in files for chunk in chunks_of(task.pk)]
+    after = [c for c in big_chunks if c.finished_at is None or c.finished_at > done.finished_at]
+    # The big organization's files were far from done when the small task completed:
+    # it waited behind a few of their chunks, not behind the files.
+    assert len(after) >= len(big_chunks) // 2
+    assert all(status_of(task.pk).status != BulkTask.Status.FAILED for task in files)
+    wait_for(lambda: all(status_of(task.pk).is_finished for task in files), timeout=300)
+    assert [status_of(task.pk).num_inserts for task in files] == [4000, 4000]
 
 
 def test_the_same_task_delivered_several_times_at_once_is_processed_once(workers, settings):
@@ -228,6 +300,7 @@ def test_the_same_task_delivered_several_times_at_once_is_processed_once(workers
         0,
     )
     assert finished.attempts == 1
+    assert {chunk.attempts for chunk in chunks_of(task.pk)} == {1}
     assert Membership.objects.filter(organization=organization).count() == 2000
     assert BulkTaskLine.objects.filter(task_id=task.pk).count() == 0
 

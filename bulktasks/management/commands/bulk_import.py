@@ -11,7 +11,8 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bulktasks.models import BulkTask
-from bulktasks.services import bulk_task_create, bulk_task_process
+from bulktasks.processing import bulk_task_process
+from bulktasks.services import bulk_task_create
 from core.exceptions import ServiceError
 from users.models import User
 from users.selectors import organization_get

@@ -1,0 +1,124 @@
+"""How a task or a chunk ends: completed, failed, or released for a later retry."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from django.db import OperationalError
+from django.utils import timezone
+
+from bulktasks.models import BulkTask, BulkTaskChunk
+
+logger = logging.getLogger("bulktasks.services")
+
+
+def counts(bulk_task: BulkTask) -> dict[str, int]:
+    """The task's counters, under the names its log lines give them."""
+    return {
+        "items": bulk_task.num_items,
+        "inserted": bulk_task.num_inserts,
+        "updated": bulk_task.num_updates,
+        "skipped": bulk_task.num_skips,
+        "errored": bulk_task.num_errors,
+    }
+
+
+def log_context(bulk_task: BulkTask) -> dict[str, object]:
+    """What every log line about a task carries."""
+    return {
+        "bulk_task_id": bulk_task.pk,
+        "organization_id": bulk_task.organization_id,
+        "action": bulk_task.action,
+    }
+
+
+def task_complete(*, bulk_task: BulkTask) -> bool:
+    """Mark a task completed, inside the transaction of its last chunk; False if it was not running.
+
+    Never raises for a lost race: the caller's chunk is already counted, and a
+    task some other path already finished or failed simply stays as it is.
+    """
+    now = timezone.now()
+    return bool(
+        BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
+            status=BulkTask.Status.COMPLETED,
+            lease_owner="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def log_completed(bulk_task: BulkTask) -> None:
+    """The one log line of a task's completion, with its counters."""
+    bulk_task.refresh_from_db()
+    task_counts = counts(bulk_task)
+    logger.info(
+        "bulk task completed: %(items)s items, %(inserted)s inserted, %(updated)s updated, "
+        "%(skipped)s skipped, %(errored)s errored",
+        task_counts,
+        extra={**log_context(bulk_task), **task_counts},
+    )
+
+
+def task_fail(*, bulk_task: BulkTask, error: str, owner: str | None = None) -> BulkTask:
+    """Fail a task that is still running (and, with ``owner``, still this worker's scan).
+
+    Logs only when this call failed it: a task another worker finished, failed or
+    took over in the meantime is left alone, and nothing claims it failed here.
+    """
+    now = timezone.now()
+    running = BulkTask.objects.filter(
+        pk=bulk_task.pk, status__in=[BulkTask.Status.PENDING, BulkTask.Status.IN_PROGRESS]
+    )
+    if owner is not None:
+        running = running.filter(lease_owner=owner)
+    failed = running.update(
+        status=BulkTask.Status.FAILED,
+        error=error,
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=now,
+        updated_at=now,
+    )
+    bulk_task.refresh_from_db()
+    if failed:
+        logger.info(
+            "bulk task failed: %s",
+            error,
+            extra={**log_context(bulk_task), **counts(bulk_task)},
+        )
+    else:
+        logger.warning(
+            "bulk task left as it was: it is no longer this worker's (%s)",
+            error,
+            extra=log_context(bulk_task),
+        )
+    return bulk_task
+
+
+def task_release(*, bulk_task: BulkTask, owner: str) -> None:
+    """Give a scan back after an outage; its next claim is not counted as an attempt."""
+    # If the database is unreachable the lease simply runs out instead.
+    with suppress(OperationalError):
+        BulkTask.objects.filter(pk=bulk_task.pk, lease_owner=owner).update(lease_expires_at=None)
+
+
+def chunk_release(
+    *, chunk: BulkTaskChunk, owner: str, to: str = BulkTaskChunk.Status.QUEUED
+) -> None:
+    """Give a chunk back: ``queued`` after an outage (its retry is on its way), else ``pending``.
+
+    A released chunk's next claim is not counted as an attempt.
+    """
+    with suppress(OperationalError):
+        BulkTaskChunk.objects.filter(
+            pk=chunk.pk, lease_owner=owner, status=BulkTaskChunk.Status.RUNNING
+        ).update(
+            status=to,
+            lease_owner="",
+            lease_expires_at=None,
+            queued_at=timezone.now() if to == BulkTaskChunk.Status.QUEUED else None,
+        )

@@ -1,0 +1,237 @@
+"""The scan: read the whole file once, before any write, and cut it into chunks.
+
+It finds what fails a file (bad encoding, a broken header, an open quote), counts
+the items, finds the lines that repeat an earlier line across the whole file,
+and records where each chunk starts, so that chunks can then run on any worker
+in any order. Memory stays flat: 12 bytes per keyed line, whatever the lines hold.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice, pairwise
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bulktasks.actions import Action
+from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
+from bulktasks.processing.dispatch import organization_dispatch
+from bulktasks.processing.files import stored_file_range
+from bulktasks.processing.leases import LeaseLost, lease_duration
+from bulktasks.readers import Position, Record, RecordReader
+
+# How many records the scan reads between two looks at the clock.
+_SCAN_CLOCK_EVERY = 10_000
+REASON_MAX_LENGTH = 1000
+
+
+@dataclass(slots=True)
+class _Span:
+    """One chunk as the scan found it."""
+
+    start: Position
+    first_line: int
+    last_line: int = 0
+    records: int = 0
+    end_offset: int = 0
+
+
+def bulk_task_scan(
+    *, bulk_task: BulkTask, owner: str, action: Action, dispatch: bool = True
+) -> tuple[BulkTask, int | None]:
+    """Scan the task's file, record its chunks and duplicates, and start dispatching.
+
+    Returns the task and the id of a chunk dispatched to this worker to run itself
+    (None when the organization is at its cap, or with ``dispatch=False``).
+    The lease is renewed as the scan goes, so a scan longer than a lease is not
+    handed to another worker midway.
+    """
+    size = max(1, int(settings.BULK_TASK_CHUNK_SIZE))
+    spans: list[_Span] = []
+    # The keyed lines: a 64-bit hash of each key and its line; exact keys are
+    # only looked at again for the few lines whose hash repeats.
+    hashes: array[int] = array("q")
+    keyed_lines: array[int] = array("I")
+    keyed = type(action).key is not Action.key
+    renew_after = settings.BULK_TASK_LEASE_SECONDS / 3
+    renewed = time.monotonic()
+    count = 0
+    span: _Span | None = None
+    with stored_file_range(bulk_task.file_key) as stream:
+        reader = RecordReader(
+            stream,
+            mimetype=bulk_task.file_mimetype,
+            columns=action.column_names,
+            required=action.required_columns,
+        )
+        for record in reader:
+            if span is None or span.records == size:
+                span = _Span(start=reader.record_start, first_line=record.line)
+                spans.append(span)
+            span.records += 1
+            span.last_line = record.line
+            count += 1
+            if keyed and record.values is not None:
+                key = action.key(record.values)
+                if key is not None:
+                    hashes.append(hash(key))
+                    keyed_lines.append(record.line)
+            if count % _SCAN_CLOCK_EVERY == 0 and time.monotonic() - renewed >= renew_after:
+                _renew_lease(bulk_task, owner)
+                renewed = time.monotonic()
+    file_end = int(bulk_task.file_size or 0)
+    for current, following in pairwise(spans):
+        current.end_offset = following.start.offset
+    if spans:
+        spans[-1].end_offset = max(file_end, spans[-1].start.offset)
+    header = list(reader.header) if reader.header is not None else None
+    duplicates = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header)
+    del hashes, keyed_lines
+
+    now = timezone.now()
+    kept: list[int] = []
+    with transaction.atomic():
+        _renew_lease(bulk_task, owner)
+        BulkTaskChunk.objects.bulk_create(
+            BulkTaskChunk(
+                task_id=bulk_task.pk,
+                organization_id=bulk_task.organization_id,
+                index=index,
+                start_offset=span.start.offset,
+                end_offset=span.end_offset,
+                start_lines=span.start.lines,
+                first_line=span.first_line,
+                last_line=span.last_line,
+                num_records=span.records,
+            )
+            for index, span in enumerate(spans)
+        )
+        # A repeated line's outcome is known now: recorded here, and the chunk
+        # that holds it finds it recorded and leaves it alone.
+        BulkTaskLine.objects.bulk_create(
+            BulkTaskLine(
+                task_id=bulk_task.pk,
+                kind=BulkTaskLine.Kind.ERRORED,
+                line=line,
+                reason=reason[:REASON_MAX_LENGTH],
+            )
+            for line, reason in duplicates
+        )
+        # The chunks hold leases of their own from now on.
+        BulkTask.objects.filter(pk=bulk_task.pk).update(
+            num_items=count,
+            num_errors=len(duplicates),
+            file_columns=header,
+            scanned_at=now,
+            lease_owner="",
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        if dispatch:
+            kept = organization_dispatch(
+                organization_id=bulk_task.organization_id, keep=1, first_from=bulk_task.pk
+            )[:1]
+    bulk_task.refresh_from_db()
+    return bulk_task, (kept[0] if kept else None)
+
+
+def _renew_lease(bulk_task: BulkTask, owner: str) -> None:
+    """Extend this worker's hold on the scan, or raise LeaseLost (and roll back) if it is gone.
+
+    On PostgreSQL the UPDATE also locks the task row until the scan commits, so a
+    worker that lost its lease cannot record chunks beside the new owner's.
+    """
+    renewed = BulkTask.objects.filter(
+        pk=bulk_task.pk,
+        lease_owner=owner,
+        status=BulkTask.Status.IN_PROGRESS,
+        scanned_at__isnull=True,
+    ).update(lease_expires_at=timezone.now() + lease_duration())
+    if not renewed:
+        raise LeaseLost(bulk_task.pk)
+
+
+def _duplicates(
+    bulk_task: BulkTask,
+    action: Action,
+    hashes: array[int],
+    keyed_lines: array[int],
+    spans: list[_Span],
+    header: list[str] | None,
+) -> list[tuple[int, str]]:
+    """The lines whose key repeats an earlier valid line's, with their reasons, in line order.
+
+    Sorting the hashes finds the candidates; the chunks holding them are read again
+    and their keys compared exactly, so a hash collision never makes a duplicate.
+    """
+    if len(hashes) < 2:
+        return []
+    ordered = sorted(hashes)
+    repeated = {a for a, b in pairwise(ordered) if a == b}
+    del ordered
+    if not repeated:
+        return []
+    candidates = {line for h, line in zip(hashes, keyed_lines, strict=True) if h in repeated}
+    firsts = [span.first_line for span in spans]
+    wanted = sorted({bisect_right(firsts, line) - 1 for line in candidates})
+    first_of: dict[str, int] = {}
+    duplicates: list[tuple[int, str]] = []
+    for index in wanted:
+        for record in _span_records(bulk_task, action, spans[index], header):
+            if record.line not in candidates or record.values is None:
+                continue
+            # Only a valid line can be the first of a key, or repeat one.
+            if action.validate(record.values)[1] is not None:
+                continue
+            key = action.key(record.values)
+            if key is None:
+                continue
+            if key in first_of:
+                duplicates.append((record.line, action.duplicate_reason(first_of[key])))
+            else:
+                first_of[key] = record.line
+    return duplicates
+
+
+def _span_records(
+    bulk_task: BulkTask, action: Action, span: _Span, header: list[str] | None
+) -> Iterator[Record]:
+    with chunk_records(
+        bulk_task,
+        action,
+        start=span.start,
+        end_offset=span.end_offset,
+        records=span.records,
+        header=header,
+    ) as records:
+        yield from records
+
+
+@contextmanager
+def chunk_records(
+    bulk_task: BulkTask,
+    action: Action,
+    *,
+    start: Position,
+    end_offset: int,
+    records: int,
+    header: list[str] | None,
+) -> Iterator[Iterator[Record]]:
+    """The records of one chunk, read from its own bytes only."""
+    with stored_file_range(bulk_task.file_key, start=start.offset, end=end_offset) as stream:
+        reader = RecordReader(
+            stream,
+            mimetype=bulk_task.file_mimetype,
+            columns=action.column_names,
+            required=action.required_columns,
+            start=start,
+            header=header,
+        )
+        yield islice(reader, records)

@@ -1,0 +1,104 @@
+"""The sweeper (Celery beat): whatever a dead worker or a lost message left behind goes back."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bulktasks.models import BulkTask, BulkTaskChunk
+from bulktasks.processing.dispatch import bulk_task_enqueue, chunk_enqueue, organization_dispatch
+
+logger = logging.getLogger("bulktasks.services")
+
+# After this many requeues in a row the wait stops doubling (64 grace periods).
+_REQUEUE_BACKOFF_STEPS = 6
+_BATCH = 1000
+
+
+def bulk_task_sweep() -> list[str]:
+    """Send again the scans and chunks left behind; return the ids of the tasks concerned.
+
+    - a pending task whose message was lost, or a scan whose worker died;
+    - a queued chunk whose message was lost, or a running chunk whose worker
+      died (its next claim takes it over and counts an attempt);
+    - an organization with chunks waiting and room under its cap (a dispatch
+      lost with a broker outage).
+    """
+    swept = _sweep_scans()
+    swept += [task for task in _sweep_chunks() if task not in swept]
+    _sweep_dispatch()
+    return swept
+
+
+def _sweep_scans() -> list[str]:
+    """Scans left behind, each queued again with a doubling wait.
+
+    A task still waiting behind a long queue looks the same as one whose message
+    was lost; so each task queued again waits twice as long as the last time
+    (one grace period, then 2, 4 ... up to 64) before the next, and a backlog
+    gets a few duplicates, not one per task per sweep. A worker taking the task
+    resets the count.
+    """
+    now = timezone.now()
+    grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    scanning = Q(status=BulkTask.Status.IN_PROGRESS, scanned_at__isnull=True)
+    left_behind = (
+        (scanning & Q(lease_expires_at__lt=now))
+        | (scanning & Q(lease_expires_at__isnull=True))
+        | Q(
+            status=BulkTask.Status.PENDING,
+            lease_expires_at__isnull=True,
+            updated_at__lt=now - grace,
+        )
+    )
+    last = _REQUEUE_BACKOFF_STEPS
+    due = Q(requeues=0) | Q(requeues__gte=last, requeued_at__lt=now - grace * 2**last)
+    for step in range(1, last):
+        due |= Q(requeues=step, requeued_at__lt=now - grace * 2**step)
+    ids = list(BulkTask.objects.filter(left_behind & due).values_list("id", flat=True)[:_BATCH])
+    if not ids:
+        return ids
+    # Counted before sending, so that a worker taking a message at once resets a
+    # count already written; a task taken since the SELECT is not counted.
+    BulkTask.objects.filter(left_behind, pk__in=ids).update(
+        requeues=F("requeues") + 1, requeued_at=now
+    )
+    for bulk_task_id in ids:
+        bulk_task_enqueue(bulk_task_id=bulk_task_id)
+    logger.info("swept %s bulk tasks back to the queue", len(ids))
+    return ids
+
+
+def _sweep_chunks() -> list[str]:
+    """Chunks whose message was lost or whose worker died, sent again once per grace period."""
+    now = timezone.now()
+    quiet = Q(queued_at__isnull=True) | Q(
+        queued_at__lt=now - timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    )
+    lost = Q(status=BulkTaskChunk.Status.QUEUED) & quiet
+    dead = Q(status=BulkTaskChunk.Status.RUNNING, lease_expires_at__lt=now) & quiet
+    rows = list(BulkTaskChunk.objects.filter(lost | dead).values_list("pk", "task_id")[:_BATCH])
+    if not rows:
+        return []
+    # A running chunk keeps its status: the claim that takes it over counts the attempt.
+    BulkTaskChunk.objects.filter(lost | dead, pk__in=[pk for pk, _ in rows]).update(queued_at=now)
+    for chunk_id, _ in rows:
+        chunk_enqueue(chunk_id=chunk_id)
+    logger.info("swept %s bulk task chunks back to the queue", len(rows))
+    return list(dict.fromkeys(task_id for _, task_id in rows))
+
+
+def _sweep_dispatch() -> None:
+    organizations = (
+        BulkTaskChunk.objects.filter(
+            status=BulkTaskChunk.Status.PENDING, task__status=BulkTask.Status.IN_PROGRESS
+        )
+        .values_list("organization_id", flat=True)
+        .distinct()[:_BATCH]
+    )
+    for organization_id in list(organizations):
+        organization_dispatch(organization_id=organization_id)
