@@ -1,6 +1,7 @@
 """API benchmark: GET bulk-task under gunicorn + PostgreSQL, against a plain Django floor view.
 
     python bench/api.py [--seconds 10] [--rounds 3] [--connections 8] [--workers 2*nproc+1]
+                        [--database bulktasks_bench_api] [--port 8765]
 
 Four endpoints answer the same JSON bytes (bench/floor.py): (a) the API's GET;
 (b) the floor, a plain Django view with no auth and no database; the floor plus
@@ -40,8 +41,10 @@ from bench.common import (
     save,
 )
 
-PORT = 8765
-BASE = f"http://127.0.0.1:{PORT}"
+# Several checkouts may bench on one machine: each names its own database and port.
+DEFAULT_DATABASE = os.environ.get("BENCH_API_DATABASE", "bulktasks_bench_api")
+DEFAULT_PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
+BASE = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 
 def parse_wrk(output: str) -> dict[str, float]:
@@ -76,13 +79,17 @@ def main() -> None:
     # gunicorn's own sizing advice, (2 x cores) + 1, as docs/production.md runs it:
     # a sync worker waiting on PostgreSQL leaves its core to another.
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--database", default=DEFAULT_DATABASE)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args()
+    global BASE
+    BASE = f"http://127.0.0.1:{args.port}"
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
 
     env = django_env(
         DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=fresh_postgres_database("bulktasks_bench_api"),
+        DATABASE_URL=fresh_postgres_database(args.database),
         CONN_MAX_AGE="600",
     )
     manage("migrate", "--noinput", env=env)
@@ -102,7 +109,7 @@ def main() -> None:
             "gunicorn",
             "config.wsgi",
             f"--workers={args.workers}",
-            f"--bind=127.0.0.1:{PORT}",
+            f"--bind=127.0.0.1:{args.port}",
             "--log-level=warning",
         ],
         cwd=ROOT,
