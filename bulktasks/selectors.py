@@ -6,7 +6,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from bulktasks.models import BulkTask, BulkTaskLine
 from core.ids import is_object_id
@@ -184,18 +184,21 @@ def bulk_task_get_with_caller(
         ),
         join_params=(bulk_task_id.lower() if is_object_id(bulk_task_id) else "",),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_bulk_task_with_caller_sql(connection.vendor, by_id=by_id), params)
+    # The connection itself rather than the proxy: each attribute read through
+    # the proxy looks the connection up again.
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
+        cursor.execute(_bulk_task_with_caller_sql(db.vendor, by_id=by_id), params)
         row = cursor.fetchone()
-    caller = caller_from_row(row)
+    caller = caller_from_row(row, using=db)
     lines = ReportLines()
     if row is None or caller.access is None or row[CALLER_COLUMNS + _tasks.pk_position] is None:
         return CallerBulkTask(caller=caller, bulk_task=None, report_lines=lines)
     creator_start = CALLER_COLUMNS + len(_tasks)
-    bulk_task = _tasks.instance(row[CALLER_COLUMNS:creator_start])
+    bulk_task = _tasks.instance(row[CALLER_COLUMNS:creator_start], using=db)
     creator_row = row[creator_start : creator_start + len(_task_creators)]
     creator = (
-        _task_creators.instance(creator_row)
+        _task_creators.instance(creator_row, using=db)
         if creator_row[_task_creators.pk_position] is not None
         else None
     )

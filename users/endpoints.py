@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, InvalidToken
 from core.ids import OBJECT_ID_PATTERN
+from core.negotiation import FirstRendererNegotiation
 from core.openapi import raises
 from core.throttling import UserThrottle
 from users.authentication import DeferredUserBearerAuthentication
@@ -40,6 +41,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     authentication_classes = [DeferredUserBearerAuthentication]
     permission_classes = [OrganizationPermission]
     http_method_names = ["get", "post", "head"]
+    content_negotiation_class = FirstRendererNegotiation
     # Per-user limits run where DRF checks throttles, before the organization is
     # looked up, so that probing organizations spends the caller's budget too.
     throttle_classes = [UserThrottle]

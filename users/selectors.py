@@ -106,11 +106,11 @@ def caller_params(
 CALLER_COLUMNS = len(_users) + 1 + len(_organizations) + 1
 
 
-def caller_from_row(row: Sequence[Any] | None) -> Caller:
-    """The caller a row of ``caller_sql`` describes (None: no such user)."""
+def caller_from_row(row: Sequence[Any] | None, *, using: Any = None) -> Caller:
+    """The caller a row of ``caller_sql`` describes (None: no such user); ``using``: its connection."""
     if row is None:
         return Caller(user=None, access=None)
-    user = _users.instance(row[: len(_users)])
+    user = _users.instance(row[: len(_users)], using=using)
     if not user.is_active:
         return Caller(user=None, access=None)
     membership_id = row[len(_users)]
@@ -118,7 +118,7 @@ def caller_from_row(row: Sequence[Any] | None) -> Caller:
         return Caller(user=user, access=None)
     organization_start = len(_users) + 1
     organization = _organizations.instance(
-        row[organization_start : organization_start + len(_organizations)]
+        row[organization_start : organization_start + len(_organizations)], using=using
     )
     permissions: set[str] = set()
     for role_permissions in json.loads(row[CALLER_COLUMNS - 1] or "[]"):
