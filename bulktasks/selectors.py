@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
@@ -120,6 +121,11 @@ class CallerBulkTask:
     report_lines: ReportLines
 
 
+# Read on every GET: looked up once.
+_SKIPPED = int(BulkTaskLine.Kind.SKIPPED)
+_ERRORED = int(BulkTaskLine.Kind.ERRORED)
+_CREATED_BY: Any = BulkTask._meta.get_field("created_by")
+
 # The creator under an alias of its own: "u" is the caller in the same statement.
 _task_creators = RowReader(User, "creator", only=("email", "first_name", "last_name", "picture"))
 
@@ -139,12 +145,14 @@ def _bulk_task_with_caller_sql(vendor: str, *, by_id: bool) -> str:
     lines_table = connection.ops.quote_name(BulkTaskLine._meta.db_table)
     side = (
         f"SELECT kind, line, reason FROM {lines_table} "  # noqa: S608 - no value is interpolated
-        "WHERE task_id = t.id AND kind = %s ORDER BY line LIMIT %s"
+        "WHERE task_id = t.id AND kind = {kind:d} ORDER BY line LIMIT %s"
     )
+    skipped = side.format(kind=_SKIPPED)
+    errored = side.format(kind=_ERRORED)
     report_lines = (
         f"CASE WHEN {_tasks.column('num_skips')} > 0 OR {_tasks.column('num_errors')} > 0 "  # noqa: S608
         f"THEN (SELECT {_LINES_AGGREGATE[vendor]} FROM ("
-        f"SELECT * FROM ({side}) AS skipped UNION ALL SELECT * FROM ({side}) AS errored"
+        f"SELECT * FROM ({skipped}) AS skipped UNION ALL SELECT * FROM ({errored}) AS errored"
         ") AS l) END"
     )
     return caller_sql(
@@ -176,12 +184,7 @@ def bulk_task_get_with_caller(
     params = caller_params(
         user_id=user_id,
         organization_key=organization_key,
-        column_params=(
-            BulkTaskLine.Kind.SKIPPED.value,
-            limit,
-            BulkTaskLine.Kind.ERRORED.value,
-            limit,
-        ),
+        column_params=(limit, limit),
         join_params=(bulk_task_id.lower() if is_object_id(bulk_task_id) else "",),
     )
     # The connection itself rather than the proxy: each attribute read through
@@ -202,10 +205,10 @@ def bulk_task_get_with_caller(
         if creator_row[_task_creators.pk_position] is not None
         else None
     )
-    BulkTask._meta.get_field("created_by").set_cached_value(bulk_task, creator)  # type: ignore[union-attr]
+    _CREATED_BY.set_cached_value(bulk_task, creator)
     if row[-1]:
         for kind, line, reason in sorted(json.loads(row[-1])):
-            target = lines.skipped if kind == BulkTaskLine.Kind.SKIPPED else lines.errored
+            target = lines.skipped if kind == _SKIPPED else lines.errored
             target.append((line, reason))
     return CallerBulkTask(caller=caller, bulk_task=bulk_task, report_lines=lines)
 
