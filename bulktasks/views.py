@@ -6,6 +6,7 @@ import re
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,7 +35,7 @@ from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
 from core.openapi import raises
 from core.params import query_params_validate
-from core.responses import envelope
+from core.responses import envelope, envelope_rendered
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
 from users.models import Organization
 from users.permissions import BulkTaskCollectionPermission, BulkTaskPermission
@@ -216,7 +217,7 @@ class BulkTaskViewSet(OrganizationViewSet):
         ),
         responses={200: BulkTaskSerializer},
     )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Return one task with the first lines of its report, read with the caller in ``initial``."""
         found = self.caller_bulk_task
         assert found is not None, "get_caller reads the task for retrieve"
@@ -225,7 +226,7 @@ class BulkTaskViewSet(OrganizationViewSet):
         serializer = BulkTaskSerializer(
             found.bulk_task, context={"report_lines": found.report_lines}
         )
-        return envelope(serializer.data)
+        return envelope_rendered(request, serializer.data)
 
     @extend_schema(
         operation_id="listBulkTaskLines",

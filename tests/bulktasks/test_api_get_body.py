@@ -9,6 +9,7 @@ fails these tests.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -43,6 +44,7 @@ def declared_body(task_id: str) -> bytes:
 def get_body(client, organization: Organization, task: BulkTask) -> bytes:
     response = client.get(f"/v1/organizations/{organization.slug}/bulk-tasks/{task.pk}")
     assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/json"
     return bytes(response.content)
 
 
@@ -165,4 +167,20 @@ def test_the_exact_bytes_of_a_known_task(reader_client, organization):
         b'"createdBy":{"id":"65a000000000000000000001","email":"ada@example.com","firstName":"Ada",'
         b'"lastName":"Lovelace","fullName":"Ada Lovelace","picture":"https://img.example.com/ada.png"},'
         b'"updatedAt":"2024-01-02T03:04:05Z","createdAt":"2024-01-02T03:04:05Z"}}'
+    )
+
+
+@pytest.mark.parametrize("accept", ["application/json; indent=2", "*/*; indent=2"])
+def test_a_client_asking_for_indented_json_still_gets_what_drf_writes(
+    reader_client, organization, accept
+):
+    task = BulkTaskFactory(organization=organization)
+
+    response = reader_client.get(
+        f"/v1/organizations/{organization.slug}/bulk-tasks/{task.pk}", HTTP_ACCEPT=accept
+    )
+
+    assert response.status_code == 200
+    assert response.content == JSONRenderer().render(
+        json.loads(declared_body(task.pk)), accepted_media_type="application/json; indent=2"
     )
