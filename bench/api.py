@@ -174,7 +174,10 @@ def main() -> None:
         "reference_queries_per_get": queries["reference_queries"],
         "body_bytes": len(body),
     }
-    command = "python bench/api.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items())
+    # Where it ran (database, port) is the machine's business, not the figure's.
+    command = "python bench/api.py " + " ".join(
+        f"--{k} {v}" for k, v in vars(args).items() if k not in ("database", "port")
+    )
     path = save(
         "api",
         {
