@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from bulktasks.models import BulkTask, BulkTaskLine
+from core.ids import is_object_id
 from core.rows import RowReader
 from users.models import Organization, User
+from users.selectors import (
+    CALLER_COLUMNS,
+    Caller,
+    caller_from_row,
+    caller_key,
+    caller_params,
+    caller_sql,
+)
 
 
 @dataclass(slots=True)
@@ -97,6 +108,109 @@ def bulk_task_report_lines_head(*, bulk_task: BulkTask, limit: int) -> ReportLin
             target = lines.skipped if kind == BulkTaskLine.Kind.SKIPPED else lines.errored
             target.append((line, reason))
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class CallerBulkTask:
+    """The caller and their access, with the task they asked for and its report's first lines."""
+
+    caller: Caller
+    # None when the task does not exist, is another organization's, or the
+    # caller is no active member of the organization the path names.
+    bulk_task: BulkTask | None
+    report_lines: ReportLines
+
+
+# Read on every GET: looked up once.
+_SKIPPED = int(BulkTaskLine.Kind.SKIPPED)
+_ERRORED = int(BulkTaskLine.Kind.ERRORED)
+_CREATED_BY: Any = BulkTask._meta.get_field("created_by")
+
+# The creator under an alias of its own: "u" is the caller in the same statement.
+_task_creators = RowReader(User, "creator", only=("email", "first_name", "last_name", "picture"))
+
+# The first skipped and errored lines as one JSON array of [kind, line, reason],
+# read only when the counters say there are any, as bulk_task_report_lines_head
+# does. Each side is an index range scan on (task, kind, line) that stops at
+# its LIMIT. The order of an aggregate's input is not guaranteed on either
+# engine, so the lines are sorted once read.
+_LINES_AGGREGATE = {
+    "postgresql": "json_agg(json_build_array(l.kind, l.line, l.reason))::text",
+    "sqlite": "json_group_array(json_array(l.kind, l.line, l.reason))",
+}
+
+
+@functools.cache
+def _bulk_task_with_caller_sql(vendor: str, *, by_id: bool) -> str:
+    lines_table = connection.ops.quote_name(BulkTaskLine._meta.db_table)
+    side = (
+        f"SELECT kind, line, reason FROM {lines_table} "  # noqa: S608 - no value is interpolated
+        "WHERE task_id = t.id AND kind = {kind:d} ORDER BY line LIMIT %s"
+    )
+    skipped = side.format(kind=_SKIPPED)
+    errored = side.format(kind=_ERRORED)
+    report_lines = (
+        f"CASE WHEN {_tasks.column('num_skips')} > 0 OR {_tasks.column('num_errors')} > 0 "  # noqa: S608
+        f"THEN (SELECT {_LINES_AGGREGATE[vendor]} FROM ("
+        f"SELECT * FROM ({skipped}) AS skipped UNION ALL SELECT * FROM ({errored}) AS errored"
+        ") AS l) END"
+    )
+    return caller_sql(
+        vendor,
+        by_id=by_id,
+        columns=f"{_tasks.columns}, {_task_creators.columns}, {report_lines}",
+        # The task only within the caller's active membership ("m"): nobody
+        # else's request reads a byte of it.
+        joins=(
+            f"LEFT JOIN {_tasks.table} ON {_tasks.column('organization')} = m.organization_id "
+            f"AND t.id = %s LEFT JOIN {_task_creators.table} "
+            f"ON creator.id = {_tasks.column('created_by')}"
+        ),
+    )
+
+
+def bulk_task_get_with_caller(
+    *, user_id: str, organization_id_or_slug: str, bulk_task_id: str, lines_limit: int
+) -> CallerBulkTask:
+    """The caller's access to the organization, the task and its first report lines, in one query.
+
+    What ``organization_access_get``, ``bulk_task_get`` and
+    ``bulk_task_report_lines_head`` read in turn, in a single round trip: the
+    caller is read afresh on every request, so a deactivation or a change of
+    roles still takes effect at once. A malformed task id finds no task.
+    """
+    by_id, organization_key = caller_key(organization_id_or_slug)
+    limit = max(lines_limit, 0)
+    params = caller_params(
+        user_id=user_id,
+        organization_key=organization_key,
+        column_params=(limit, limit),
+        join_params=(bulk_task_id.lower() if is_object_id(bulk_task_id) else "",),
+    )
+    # The connection itself rather than the proxy: each attribute read through
+    # the proxy looks the connection up again.
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
+        cursor.execute(_bulk_task_with_caller_sql(db.vendor, by_id=by_id), params)
+        row = cursor.fetchone()
+    caller = caller_from_row(row, using=db)
+    lines = ReportLines()
+    if row is None or caller.access is None or row[CALLER_COLUMNS + _tasks.pk_position] is None:
+        return CallerBulkTask(caller=caller, bulk_task=None, report_lines=lines)
+    creator_start = CALLER_COLUMNS + len(_tasks)
+    bulk_task = _tasks.instance(row[CALLER_COLUMNS:creator_start], using=db)
+    creator_row = row[creator_start : creator_start + len(_task_creators)]
+    creator = (
+        _task_creators.instance(creator_row, using=db)
+        if creator_row[_task_creators.pk_position] is not None
+        else None
+    )
+    _CREATED_BY.set_cached_value(bulk_task, creator)
+    if row[-1]:
+        for kind, line, reason in sorted(json.loads(row[-1])):
+            target = lines.skipped if kind == _SKIPPED else lines.errored
+            target.append((line, reason))
+    return CallerBulkTask(caller=caller, bulk_task=bulk_task, report_lines=lines)
 
 
 def bulk_task_list(

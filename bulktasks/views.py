@@ -6,6 +6,7 @@ import re
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -13,11 +14,12 @@ from rest_framework.response import Response
 
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import (
+    CallerBulkTask,
     ReportLines,
     bulk_task_get,
+    bulk_task_get_with_caller,
     bulk_task_lines,
     bulk_task_list,
-    bulk_task_report_lines_head,
 )
 from bulktasks.serializers import (
     BulkTaskCreateSerializer,
@@ -34,10 +36,11 @@ from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
 from core.openapi import raises
 from core.params import query_params_validate
-from core.responses import envelope
+from core.responses import envelope, envelope_rendered
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
 from users.models import Organization
 from users.permissions import BulkTaskCollectionPermission, BulkTaskPermission
+from users.selectors import Caller
 
 # Multipart framing around the file: boundaries, headers and the small fields.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -190,6 +193,21 @@ class BulkTaskViewSet(OrganizationViewSet):
         "bulk_task_id": ("bulkTaskId", *OBJECT_ID_PARAMETER),
     }
 
+    # What ``get_caller`` read together with the caller, for ``retrieve``.
+    caller_bulk_task: CallerBulkTask | None = None
+
+    def get_caller(self, *, user_id: str, organization_key: str) -> Caller:
+        """For ``retrieve``, the caller, the task and its first report lines in one round trip."""
+        if self.action != "retrieve":
+            return super().get_caller(user_id=user_id, organization_key=organization_key)
+        self.caller_bulk_task = bulk_task_get_with_caller(
+            user_id=user_id,
+            organization_id_or_slug=organization_key,
+            bulk_task_id=self.kwargs["bulk_task_id"],
+            lines_limit=settings.BULK_TASK_INLINE_LINES_LIMIT,
+        )
+        return self.caller_bulk_task.caller
+
     def get_bulk_task(self) -> BulkTask:
         """The task named in the path, within the resolved organization, or 404."""
         return bulk_task_or_404(
@@ -206,14 +224,16 @@ class BulkTaskViewSet(OrganizationViewSet):
         ),
         responses={200: BulkTaskSerializer},
     )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Return one task with the first lines of its report."""
-        bulk_task = self.get_bulk_task()
-        report_lines = bulk_task_report_lines_head(
-            bulk_task=bulk_task, limit=settings.BULK_TASK_INLINE_LINES_LIMIT
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Return one task with the first lines of its report, read with the caller in ``initial``."""
+        found = self.caller_bulk_task
+        assert found is not None, "get_caller reads the task for retrieve"
+        if found.bulk_task is None:
+            raise EntityNotFound()
+        serializer = BulkTaskSerializer(
+            found.bulk_task, context={"report_lines": found.report_lines}
         )
-        serializer = BulkTaskSerializer(bulk_task, context={"report_lines": report_lines})
-        return envelope(serializer.data)
+        return envelope_rendered(request, serializer.data)
 
     @extend_schema(
         operation_id="listBulkTaskLines",

@@ -12,12 +12,13 @@ from rest_framework.request import Request
 from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, InvalidToken
 from core.ids import OBJECT_ID_PATTERN
+from core.negotiation import FirstRendererNegotiation
 from core.openapi import raises
 from core.throttling import UserThrottle
 from users.authentication import DeferredUserBearerAuthentication
 from users.models import Organization, User
 from users.permissions import OrganizationPermission
-from users.selectors import OrganizationAccess, organization_access_get
+from users.selectors import Caller, OrganizationAccess, organization_access_get
 from users.throttling import OrganizationThrottle
 from users.validators import SLUG_PATTERN
 
@@ -40,6 +41,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     authentication_classes = [DeferredUserBearerAuthentication]
     permission_classes = [OrganizationPermission]
     http_method_names = ["get", "post", "head"]
+    content_negotiation_class = FirstRendererNegotiation
     # Per-user limits run where DRF checks throttles, before the organization is
     # looked up, so that probing organizations spends the caller's budget too.
     throttle_classes = [UserThrottle]
@@ -70,9 +72,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
             # them up with a key no organization has: a malformed one may hold
             # what the database refuses outright (PostgreSQL: a NUL byte).
             organization_key = ""
-        caller = organization_access_get(
-            user_id=str(request.user.pk), organization_id_or_slug=organization_key
-        )
+        caller = self.get_caller(user_id=str(request.user.pk), organization_key=organization_key)
         if caller.user is None:
             raise InvalidToken()
         # From here on, the user as the database holds them, not the token's placeholder.
@@ -86,6 +86,14 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         self.organization_access = caller.access
         self.member = caller.user
         self.check_organization_throttles(request)
+
+    def get_caller(self, *, user_id: str, organization_key: str) -> Caller:
+        """The token's user as the database holds them, and their access to the organization.
+
+        A view may read what its handler needs in the same round trip (see
+        ``BulkTaskViewSet``), as long as the caller is read afresh each time.
+        """
+        return organization_access_get(user_id=user_id, organization_id_or_slug=organization_key)
 
     def check_throttles(self, request: Request) -> None:
         """Count the request against the caller's budget, once the database confirmed the caller.

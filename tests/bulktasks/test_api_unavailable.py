@@ -67,7 +67,7 @@ class TestDatabaseAway:
     def test_get_answers_503_whichever_layer_raised(self, member_client, organization, failure):
         task = BulkTaskFactory(organization=organization)
 
-        with mock.patch("bulktasks.views.bulk_task_get", side_effect=failure):
+        with mock.patch("bulktasks.views.bulk_task_get_with_caller", side_effect=failure):
             response = member_client.get(f"{URL}/{task.pk}")
 
         assert_unavailable(response)

@@ -410,3 +410,23 @@ def test_postgresql_connections_give_up_after_a_few_seconds(
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [({}, "True 5"), ({"DB_SERVER_SIDE_BINDING": "0"}, "False None")],
+    ids=["prepared-by-default", "off-behind-a-pooler"],
+)
+def test_postgresql_statements_are_prepared_unless_server_side_binding_is_off(
+    environ: dict[str, str], expected: str
+) -> None:
+    # Django leaves psycopg's prepare_threshold at None (never prepare) unless told.
+    script = (
+        "from config.settings import base; options = base.DATABASES['default']['OPTIONS']; "
+        "print(options['server_side_binding'], options.get('prepare_threshold'))"
+    )
+
+    result = run(["-c", script], clean_env(DATABASE_URL="postgres://app@db:5432/app", **environ))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

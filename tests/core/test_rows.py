@@ -57,3 +57,23 @@ def test_a_task_without_a_creator_has_none(organization):
     task = BulkTaskFactory(organization=organization, created_by=None)
 
     assert bulk_task_get(organization=organization, bulk_task_id=task.pk).created_by is None
+
+
+def test_a_model_with_init_signal_receivers_still_gets_them(organization):
+    from django.db.models.signals import post_init
+
+    task = BulkTaskFactory(organization=organization)
+    seen: list[str] = []
+
+    def receiver(sender, instance, **kwargs) -> None:
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=BulkTask)
+    try:
+        loaded = read(RowReader(BulkTask, "t", only=("status",)), task.pk)
+    finally:
+        post_init.disconnect(receiver, sender=BulkTask)
+
+    assert seen == [task.pk]
+    assert loaded.status == task.status
+    assert "action" in loaded.get_deferred_fields()

@@ -87,6 +87,33 @@ def test_revoking_the_permission_takes_effect_at_once(api_client, organization, 
     assert api_client.get(task_url(task), **headers).status_code == 403
 
 
+def test_deleting_the_role_takes_effect_on_the_next_request(api_client, organization, reader):
+    task = BulkTaskFactory(organization=organization)
+    headers = {"HTTP_AUTHORIZATION": bearer(reader)}
+    assert api_client.get(task_url(task), **headers).status_code == 200
+
+    reader.memberships.get().roles.get().delete()
+
+    response = api_client.get(task_url(task), **headers)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == 4003
+
+
+def test_removing_one_of_two_roles_keeps_only_what_the_other_grants(api_client, organization):
+    task = BulkTaskFactory(organization=organization)
+    getter = RoleFactory(organization=organization, permissions=[catalog.BULK_TASK_GET])
+    lister = RoleFactory(organization=organization, permissions=[catalog.BULK_TASK_LIST])
+    membership = MembershipFactory(organization=organization, roles=[getter, lister])
+    headers = {"HTTP_AUTHORIZATION": bearer(membership.user)}
+    assert api_client.get(task_url(task), **headers).status_code == 200
+
+    membership.roles.remove(getter)
+
+    assert api_client.get(task_url(task), **headers).status_code == 403
+    listed = api_client.get(f"/v1/organizations/{organization.slug}/bulk-tasks", **headers)
+    assert listed.status_code == 200
+
+
 def test_deactivating_a_membership_removes_access(api_client, organization, reader):
     task = BulkTaskFactory(organization=organization)
     headers = {"HTTP_AUTHORIZATION": bearer(reader)}
