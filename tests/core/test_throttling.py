@@ -17,6 +17,7 @@ from config.env import parse_rate
 from core.throttling import (
     ClientIpThrottle,
     Rate,
+    address_bucket,
     counter_hit,
     counter_uncount,
     rate_get,
@@ -161,6 +162,33 @@ def test_each_address_has_its_own_budget(throttle_rates, view, request_from) -> 
     assert FixedIpThrottle().allow_request(request_from("10.0.0.1"), view) is True
     assert FixedIpThrottle().allow_request(request_from("10.0.0.1"), view) is False
     assert FixedIpThrottle().allow_request(request_from("10.0.0.2"), view) is True
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_an_ipv4_address_counts_whole_and_an_ipv6_one_by_its_64(address: str, bucket: str) -> None:
+    assert address_bucket(address) == bucket
+
+
+def test_addresses_in_one_ipv6_64_share_a_budget(throttle_rates, view, request_from) -> None:
+    throttle_rates(**{"token.ip": "2/min"})
+
+    same_64 = [
+        FixedIpThrottle().allow_request(request_from(f"2001:db8:1:2::{n:x}"), view)
+        for n in range(1, 4)
+    ]
+    next_64 = FixedIpThrottle().allow_request(request_from("2001:db8:1:3::1"), view)
+
+    assert same_64 == [True, True, False]
+    assert next_64 is True
 
 
 def test_a_forged_forwarded_for_header_does_not_buy_a_new_budget(
