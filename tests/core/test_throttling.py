@@ -319,6 +319,34 @@ def test_on_redis_failed_logins_lock_out_one_address_and_a_success_forgets_them(
 
 
 @pytest.mark.redis
+def test_on_redis_past_the_ceiling_only_a_known_pair_is_let_through(
+    redis_cache, throttle_rates, request_from, monkeypatch
+) -> None:
+    throttle_rates(**{"login_failures.email_ip": "10/15min", "login_failures.email": "2/hour"})
+    monkeypatch.setattr("users.throttling.caches", {"default": redis_cache})
+
+    def attempt(address: str, *, succeeds: bool = False) -> bool:
+        throttle = LoginFailureThrottle(email="ada@example.com")
+        allowed = throttle.allow_request(request_from(address), None)
+        if allowed and succeeds:
+            throttle.login_succeeded()
+        return allowed
+
+    known = attempt("2001:db8::1", succeeds=True)
+    guesses = [attempt(f"10.0.0.{n}") for n in range(1, 5)]
+    owner = attempt("2001:db8::2", succeeds=True)
+    client = redis_cache._cache.get_client()
+    stored = b" ".join(client.scan_iter(match=f"{redis_cache.key_prefix}:*"))
+    (known_key,) = client.scan_iter(match=f"{redis_cache.key_prefix}:*login_known_pair:*")
+
+    assert known is True
+    assert guesses == [True, True, False, False]
+    assert owner is True
+    assert 0 < client.ttl(known_key) <= 30 * 24 * 3600  # remembered for 30 days, then forgotten
+    assert b"ada" not in stored  # keys hold no e-mail in clear
+
+
+@pytest.mark.redis
 def test_on_redis_a_check_is_one_round_trip(redis_cache, monkeypatch) -> None:
     counter_hit(cache=redis_cache, key="k", period=60)
     commands: list[str] = []
