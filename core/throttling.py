@@ -16,6 +16,7 @@ around a window boundary, which is acceptable for abuse protection.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -192,15 +193,35 @@ class UserThrottle(RateThrottle):
 
 
 class ClientIpThrottle(RateThrottle):
-    """Per client address; behind proxies, ``NUM_PROXIES`` says which X-Forwarded-For entry to trust."""
+    """Per client address (an IPv6 client per /64); ``NUM_PROXIES`` says which X-Forwarded-For entry to trust."""
 
     identity = "ip"
 
     def get_identity(self, request: Request, view: Any) -> str | None:
-        """The client's IP address."""
-        return self.get_ident(request) or None
+        """The client's address bucket (``address_bucket``)."""
+        return address_bucket(self.get_ident(request)) or None
 
 
 def client_address(request: Any) -> str:
-    """The client's address as the rate limits see it: ``NUM_PROXIES`` says which X-Forwarded-For entry to trust."""
+    """The client's whole address (limits count its ``address_bucket``); ``NUM_PROXIES`` says which X-Forwarded-For entry to trust."""
     return BaseThrottle().get_ident(request)
+
+
+def address_bucket(address: str) -> str:
+    """The unit a per-address limit counts by: an IPv4 address whole, an IPv6 one by its /64.
+
+    One IPv6 subscriber is routinely given a whole /64 (2^64 addresses, SLAAC
+    privacy addresses rotate within it), so counting each IPv6 address on its
+    own would hand one client an unbounded number of budgets. An IPv4-mapped
+    IPv6 address counts as the IPv4 address it carries. Anything that does not
+    parse (a proxy's odd entry) is counted as written.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

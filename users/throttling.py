@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from core.exceptions import InvalidCredentials
 from core.throttling import (
     CACHE_UNAVAILABLE,
     RateThrottle,
+    address_bucket,
     counter_hit,
     counter_uncount,
     rate_get,
@@ -45,17 +45,23 @@ class OrganizationThrottle(RateThrottle):
 
 
 class LoginFailureThrottle(BaseThrottle):
-    """Failed logins with one e-mail: strictly per client address, under a looser ceiling per e-mail.
+    """Failed logins with one e-mail: strictly per client address, under a ceiling per e-mail.
 
     Whether an attempt failed is known only after the password check, so this
     throttle is settled then: ``allow_request`` counts the attempt as a failure
     at once, atomically, so that parallel guesses cannot all slip under the
     limit, and ``login_succeeded`` or ``attempt_void`` take it back. Use it
     through ``login_failures_counted``.
+
+    Past the e-mail's ceiling only a known pair, an (e-mail, address bucket)
+    that logged in successfully within ``known_pair_days``, is let through: the
+    owner still gets in from where they usually do, while guesses spread over
+    any number of addresses stop at the ceiling.
     """
 
     address_scope = "login_failures.email_ip"
     ceiling_scope = "login_failures.email"
+    known_pair_days = 30
     cache_alias = "default"
     timer = staticmethod(time.time)
 
@@ -63,6 +69,7 @@ class LoginFailureThrottle(BaseThrottle):
         # E-mails match case-insensitively at login, so they count that way too.
         self.email = UserManager.normalize_email(email)
         self.retry_after: float | None = None
+        self._pair: str | None = None
         self._address_key: str | None = None
         self._ceiling_key: str | None = None
 
@@ -72,34 +79,30 @@ class LoginFailureThrottle(BaseThrottle):
         ceiling_rate = rate_get(self.ceiling_scope)
         cache = caches[self.cache_alias]
         now = self.timer()
-        address_end = math.inf
-        earlier_failures = 0
+        self._pair = _digest(f"{self.email}\n{address_bucket(self.get_ident(request))}")
         try:
             if address_rate is not None:
                 key, address_end = window_key(
-                    scope=self.address_scope,
-                    ident=_digest(f"{self.email}\n{self.get_ident(request)}"),
-                    rate=address_rate,
-                    now=now,
+                    scope=self.address_scope, ident=self._pair, rate=address_rate, now=now
                 )
                 failures = counter_hit(cache=cache, key=key, period=address_rate.period)
                 if failures > address_rate.limit:
                     counter_uncount(cache=cache, key=key)  # a refused attempt is no failure
                     return self._refuse(until=address_end, now=now)
                 self._address_key = key
-                earlier_failures = failures - 1
             if ceiling_rate is not None:
                 key, ceiling_end = window_key(
                     scope=self.ceiling_scope, ident=_digest(self.email), rate=ceiling_rate, now=now
                 )
                 failures = counter_hit(cache=cache, key=key, period=ceiling_rate.period)
                 self._ceiling_key = key
-                # Over the ceiling, only addresses that already failed with this
-                # e-mail are refused: the owner, from an address of their own,
-                # still logs in. With no per-address count, every one is refused.
-                if failures > ceiling_rate.limit and (earlier_failures or address_rate is None):
+                # Letting any address without failures through would give an
+                # attacker with many addresses unbounded guesses; only a pair
+                # that logged in before passes, and only its own failures count
+                # further (the per-address limit still holds it).
+                if failures > ceiling_rate.limit and not cache.get(self._known_key()):
                     self.attempt_void()
-                    return self._refuse(until=min(address_end, ceiling_end), now=now)
+                    return self._refuse(until=ceiling_end, now=now)
         except CACHE_UNAVAILABLE as exc:
             logger.warning("login failures not counted, the cache is unavailable: %s", exc)
         return True
@@ -109,13 +112,15 @@ class LoginFailureThrottle(BaseThrottle):
         return self.retry_after
 
     def login_succeeded(self) -> None:
-        """The password was right: forget the address's failures, and do not count this attempt."""
+        """The password was right: forget the address's failures, do not count this attempt, remember the pair."""
         cache = caches[self.cache_alias]
         try:
             if self._address_key is not None:
                 cache.delete(self._address_key)
             if self._ceiling_key is not None:
                 counter_uncount(cache=cache, key=self._ceiling_key)
+            if self._pair is not None:
+                cache.set(self._known_key(), 1, timeout=self.known_pair_days * 24 * 3600)
         except CACHE_UNAVAILABLE as exc:
             logger.warning("login failures not reset, the cache is unavailable: %s", exc)
         self._address_key = self._ceiling_key = None
@@ -130,6 +135,9 @@ class LoginFailureThrottle(BaseThrottle):
         except CACHE_UNAVAILABLE as exc:
             logger.warning("login failures not corrected, the cache is unavailable: %s", exc)
         self._address_key = self._ceiling_key = None
+
+    def _known_key(self) -> str:
+        return f"login_known_pair:{self._pair}"
 
     def _refuse(self, *, until: float, now: float) -> bool:
         self.retry_after = until - now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list
@@ -57,5 +59,9 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-# The load balancer appends the client's address to X-Forwarded-For.
+# The documented deployment has one load balancer in front, appending the
+# client's address to X-Forwarded-For, so one entry is trusted. A gunicorn that
+# clients reach directly would trust whatever they write there, so the deploy
+# check (core/checks.py) fails the release until NUM_PROXIES is set on purpose.
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 1)  # noqa: F405
+NUM_PROXIES_EXPLICIT = "NUM_PROXIES" in os.environ

@@ -97,21 +97,38 @@ def test_production_starts_with_a_strong_secret_key() -> None:
         {},
         {"USE_X_FORWARDED_PROTO": "1", "CSRF_TRUSTED_ORIGINS": "https://admin.example.com"},
         {"LOG_FORMAT": "text", "SECURE_SSL_REDIRECT": "1"},
+        {"NUM_PROXIES": "0"},
     ],
-    ids=["defaults", "behind-a-tls-proxy", "text-logs"],
+    ids=["defaults", "behind-a-tls-proxy", "text-logs", "no-proxy"],
 )
 def test_production_passes_the_deploy_check_with_no_warnings(extra: dict[str, str]) -> None:
     env = clean_env(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=strong_secret(),
         ALLOWED_HOSTS="api.example.com",
-        **extra,
+        **{"NUM_PROXIES": "1", **extra},
     )
 
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_fails_while_num_proxies_is_left_unset() -> None:
+    # Trusting X-Forwarded-For by default lets a client reaching gunicorn
+    # directly choose the address its login attempts count against.
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=strong_secret(),
+        ALLOWED_HOSTS="api.example.com",
+    )
+
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr
+    assert "NUM_PROXIES is not set" in result.stderr
 
 
 # --- Production answers: security headers, HTTPS, a refused Host -----------------------------

@@ -17,6 +17,7 @@ from config.env import parse_rate
 from core.throttling import (
     ClientIpThrottle,
     Rate,
+    address_bucket,
     counter_hit,
     counter_uncount,
     rate_get,
@@ -163,6 +164,33 @@ def test_each_address_has_its_own_budget(throttle_rates, view, request_from) -> 
     assert FixedIpThrottle().allow_request(request_from("10.0.0.2"), view) is True
 
 
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_an_ipv4_address_counts_whole_and_an_ipv6_one_by_its_64(address: str, bucket: str) -> None:
+    assert address_bucket(address) == bucket
+
+
+def test_addresses_in_one_ipv6_64_share_a_budget(throttle_rates, view, request_from) -> None:
+    throttle_rates(**{"token.ip": "2/min"})
+
+    same_64 = [
+        FixedIpThrottle().allow_request(request_from(f"2001:db8:1:2::{n:x}"), view)
+        for n in range(1, 4)
+    ]
+    next_64 = FixedIpThrottle().allow_request(request_from("2001:db8:1:3::1"), view)
+
+    assert same_64 == [True, True, False]
+    assert next_64 is True
+
+
 def test_a_forged_forwarded_for_header_does_not_buy_a_new_budget(
     throttle_rates, view, request_from
 ) -> None:
@@ -288,6 +316,34 @@ def test_on_redis_failed_logins_lock_out_one_address_and_a_success_forgets_them(
     # The owner's success took back their own attempt and forgot their failure.
     assert owner == [True, True]
     assert [attempt("10.0.0.2"), attempt("10.0.0.2"), attempt("10.0.0.2")] == [True, True, False]
+
+
+@pytest.mark.redis
+def test_on_redis_past_the_ceiling_only_a_known_pair_is_let_through(
+    redis_cache, throttle_rates, request_from, monkeypatch
+) -> None:
+    throttle_rates(**{"login_failures.email_ip": "10/15min", "login_failures.email": "2/hour"})
+    monkeypatch.setattr("users.throttling.caches", {"default": redis_cache})
+
+    def attempt(address: str, *, succeeds: bool = False) -> bool:
+        throttle = LoginFailureThrottle(email="ada@example.com")
+        allowed = throttle.allow_request(request_from(address), None)
+        if allowed and succeeds:
+            throttle.login_succeeded()
+        return allowed
+
+    known = attempt("2001:db8::1", succeeds=True)
+    guesses = [attempt(f"10.0.0.{n}") for n in range(1, 5)]
+    owner = attempt("2001:db8::2", succeeds=True)
+    client = redis_cache._cache.get_client()
+    stored = b" ".join(client.scan_iter(match=f"{redis_cache.key_prefix}:*"))
+    (known_key,) = client.scan_iter(match=f"{redis_cache.key_prefix}:*login_known_pair:*")
+
+    assert known is True
+    assert guesses == [True, True, False, False]
+    assert owner is True
+    assert 0 < client.ttl(known_key) <= 30 * 24 * 3600  # remembered for 30 days, then forgotten
+    assert b"ada" not in stored  # keys hold no e-mail in clear
 
 
 @pytest.mark.redis

@@ -341,28 +341,85 @@ def test_an_unknown_email_is_limited_like_a_known_one(api_client, throttle_rates
     assert_throttled(login(api_client, "nobody@example.com"))
 
 
-def test_over_the_email_ceiling_only_addresses_that_failed_are_refused(api_client, throttle_rates):
+def test_over_the_email_ceiling_only_addresses_that_logged_in_before_pass(
+    api_client, throttle_rates
+):
     login_failure_rates(throttle_rates, per_address="3/15min", per_email="4/hour")
     UserFactory(email="ada@example.com")
+    assert (
+        login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.9").status_code
+        == 200
+    )
     for address in ("10.0.0.1", "10.0.0.2"):
         for _ in "ab":
             assert login(api_client, "ada@example.com", address=address).status_code == 401
 
-    # The ceiling (4) is reached: an address that already failed gets no more tries...
+    # The ceiling (4) is reached: an address that already failed gets no more tries,
     refused = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.1")
-    # ...the owner, from an address of their own, logs in...
-    owner = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.3")
-    # ...and a fresh address gets one guess before it is refused in turn.
-    fresh = [
-        login(api_client, "ada@example.com", address="10.0.0.4"),
-        login(api_client, "ada@example.com", address="10.0.0.4"),
-    ]
+    # nor does a fresh one, even with the right password...
+    fresh = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.3")
+    # ...but the owner, from the address they logged in from before, gets in.
+    owner = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.9")
 
     assert_throttled(refused)
-    assert int(refused["Retry-After"]) <= 15 * 60
+    assert_throttled(fresh)
     assert owner.status_code == 200
-    assert fresh[0].status_code == 401
-    assert_throttled(fresh[1])
+
+
+def test_guesses_from_many_addresses_stop_at_the_email_ceiling(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="10/15min", per_email="100/hour")
+    UserFactory(email="ada@example.com")
+    owners_address = "198.51.100.7"
+    assert (
+        login(api_client, "ada@example.com", DEFAULT_PASSWORD, address=owners_address).status_code
+        == 200
+    )
+
+    # A botnet: one wrong password from each of 130 addresses never seen before.
+    guesses = [
+        login(api_client, "ada@example.com", address=f"10.0.{n // 250}.{n % 250 + 1}").status_code
+        for n in range(130)
+    ]
+    # The right password from yet another fresh address is refused with the rest...
+    fresh = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="203.0.113.1")
+    # ...and the owner, from an address that logged in before, still gets in.
+    owner = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address=owners_address)
+
+    assert guesses == [401] * 100 + [429] * 30
+    assert_throttled(fresh)
+    assert int(fresh["Retry-After"]) <= 3600
+    assert owner.status_code == 200
+
+
+def test_addresses_in_one_ipv6_64_share_their_failed_logins(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="2/15min", per_email="100/hour")
+    UserFactory(email="ada@example.com")
+
+    failures = [
+        login(api_client, "ada@example.com", address=f"2001:db8:1:2::{n}").status_code
+        for n in (1, 2)
+    ]
+    same_64 = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="2001:db8:1:2::ffff")
+    next_64 = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="2001:db8:1:3::1")
+
+    assert failures == [401, 401]
+    assert_throttled(same_64)
+    assert next_64.status_code == 200
+
+
+def test_a_known_address_is_known_across_its_ipv6_64(api_client, throttle_rates):
+    login_failure_rates(throttle_rates, per_address="10/15min", per_email="1/hour")
+    UserFactory(email="ada@example.com")
+    assert (
+        login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="2001:db8::1").status_code
+        == 200
+    )
+    assert login(api_client, "ada@example.com", address="10.0.0.1").status_code == 401
+
+    # Over the ceiling; the owner's device has since moved to a new privacy address.
+    owner = login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="2001:db8::abcd")
+
+    assert owner.status_code == 200
 
 
 def test_hammering_from_one_address_does_not_spend_the_email_ceiling(api_client, throttle_rates):
@@ -380,11 +437,15 @@ def test_hammering_from_one_address_does_not_spend_the_email_ceiling(api_client,
     assert_throttled(other[2])
 
 
-def test_without_the_per_address_limit_the_ceiling_refuses_every_address(
+def test_without_the_per_address_limit_the_ceiling_still_lets_known_pairs_in(
     api_client, throttle_rates
 ):
     login_failure_rates(throttle_rates, per_address=None, per_email="2/hour")
     UserFactory(email="ada@example.com")
+    assert (
+        login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.9").status_code
+        == 200
+    )
 
     failures = [
         login(api_client, "ada@example.com", address=f"10.0.0.{n}").status_code for n in (1, 2)
@@ -392,6 +453,10 @@ def test_without_the_per_address_limit_the_ceiling_refuses_every_address(
 
     assert failures == [401, 401]
     assert_throttled(login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.3"))
+    assert (
+        login(api_client, "ada@example.com", DEFAULT_PASSWORD, address="10.0.0.9").status_code
+        == 200
+    )
 
 
 def test_a_login_that_could_not_check_the_password_is_not_a_failure(
@@ -453,6 +518,19 @@ def test_one_address_trying_many_accounts_is_limited(api_client, throttle_rates)
     assert tries == [401, 401]
     assert_throttled(refused)
     assert login(api_client, "user9@example.com", address="10.0.0.2").status_code == 401
+
+
+def test_one_ipv6_64_trying_many_accounts_is_limited_as_one_address(api_client, throttle_rates):
+    throttle_rates(**{"token.ip": "2/min"})
+
+    tries = [
+        login(api_client, f"user{n}@example.com", address=f"2001:db8:1:2::{n + 1}").status_code
+        for n in range(2)
+    ]
+    refused = login(api_client, "user9@example.com", address="2001:db8:1:2:ffff::9")
+
+    assert tries == [401, 401]
+    assert_throttled(refused)
 
 
 def test_refresh_and_logout_spend_the_address_budget_too(api_client, throttle_rates):
