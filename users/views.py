@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from core import errors
 from core.exceptions import PayloadTooLarge
 from core.openapi import raises
+from core.parsers import JSONParser
 from core.responses import envelope
 from core.throttling import ClientIpThrottle
 from users.serializers import (
@@ -32,7 +32,6 @@ class TokenView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
     throttle_classes = [ClientIpThrottle]
     throttle_scope = "token"
     # JSON only: a multipart body would be streamed to a temporary file for

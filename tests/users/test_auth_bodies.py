@@ -97,3 +97,23 @@ def test_a_body_without_a_declared_length_is_not_read(api_client, upload_temp_di
     assert response.json()["error"]["code"] == 1002
     assert response.wsgi_request.META["wsgi.input"].read_started is False
     assert list(upload_temp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", AUTH_URLS)
+def test_json_nested_too_deep_is_a_malformed_body_not_a_500(api_client, url, caplog):
+    # json.loads raises RecursionError, not ValueError, a few thousand levels down.
+    body = "[" * 2000 + "]" * 2000
+
+    response = api_client.post(url, data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == 1003
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_every_json_endpoint_parses_with_the_parser_that_refuses_deep_nesting():
+    from rest_framework.settings import api_settings
+
+    from core.parsers import JSONParser
+
+    assert api_settings.DEFAULT_PARSER_CLASSES == [JSONParser]
