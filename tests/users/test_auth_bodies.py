@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from rest_framework.settings import api_settings
 
+from core.parsers import JSONParser
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,8 +114,4 @@ def test_json_nested_too_deep_is_a_malformed_body_not_a_500(api_client, url, cap
 
 
 def test_every_json_endpoint_parses_with_the_parser_that_refuses_deep_nesting():
-    from rest_framework.settings import api_settings
-
-    from core.parsers import JSONParser
-
-    assert api_settings.DEFAULT_PARSER_CLASSES == [JSONParser]
+    assert [JSONParser] == api_settings.DEFAULT_PARSER_CLASSES
