@@ -29,7 +29,7 @@ from bulktasks.serializers import (
     BulkTaskSerializer,
 )
 from bulktasks.services import bulk_task_create
-from bulktasks.uploads import max_file_size, too_large_message
+from bulktasks.uploads import max_file_size, too_large_message, upload_handlers_install
 from core import errors
 from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
 from core.openapi import raises
@@ -152,6 +152,8 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             and int(declared) > max_file_size() + MULTIPART_OVERHEAD
         ):
             raise PayloadTooLarge(too_large_message())
+        # The caller may upload (authenticated, permitted): only now may the file reach the disk.
+        upload_handlers_install(request._request)
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
             raise InvalidParameter("Idempotency-Key", "1 to 255 printable ASCII characters")

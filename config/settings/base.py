@@ -285,9 +285,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "bulktasks": _bulk_task_storage,
 }
-# Uploads are streamed to disk and hashed on the way, never held in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 0
-FILE_UPLOAD_HANDLERS = ["bulktasks.uploads.HashingUploadHandler"]
+# No request stores a file unless its view asks: a multipart body is parsed by
+# whoever reads request.POST first, the CSRF check on the admin's login page
+# included. The two upload views (API and admin) install
+# bulktasks.uploads.HashingUploadHandler, which streams the file to disk and
+# hashes it on the way, never holding it in memory.
+FILE_UPLOAD_HANDLERS = ["core.uploads.RefuseFilesUploadHandler"]
+# Only Django's ASGI handler reads this (no handler above keeps files in
+# memory): it spools each request body in memory up to this size, then on disk.
+# 0 would mean "never roll over", holding a whole body in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 # An upload (API or admin) carries exactly one file; a second file part is a 400
 # before it reaches the disk.
 DATA_UPLOAD_MAX_NUMBER_FILES = 1
