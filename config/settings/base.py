@@ -134,6 +134,10 @@ REST_FRAMEWORK: dict[str, Any] = {
     # JSON everywhere; only the upload (POST /bulk-tasks) takes multipart.
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
+    # No metadata: DRF's answer to OPTIONS (view names and docstrings) is outside
+    # the envelope and tells clients nothing the schema does not. OPTIONS is then
+    # a 405 (3003) in the envelope, like any method a view does not serve.
+    "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": None,
     # RFC 3339 in UTC with a literal Z, as the contract shows it.
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
