@@ -31,6 +31,7 @@ from bulktasks.serializers import (
 from bulktasks.services import bulk_task_create
 from bulktasks.uploads import max_file_size, too_large_message, upload_handlers_install
 from core import errors
+from core.bodies import body_length_require
 from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
 from core.openapi import raises
 from core.params import query_params_validate
@@ -144,6 +145,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Store the uploaded file and return the pending task at once; a worker processes it."""
+        body_length_require(request._request)
         # Refuse an oversized upload from its declared length, before reading a byte of it.
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if (

@@ -115,3 +115,24 @@ def test_json_nested_too_deep_is_a_malformed_body_not_a_500(api_client, url, cap
 
 def test_every_json_endpoint_parses_with_the_parser_that_refuses_deep_nesting():
     assert [JSONParser] == api_settings.DEFAULT_PARSER_CLASSES
+
+
+@pytest.mark.parametrize("url", AUTH_URLS)
+def test_a_chunked_body_is_411_under_wsgi(api_client, url):
+    # A WSGI server passes a chunked body on without a length; Django would read it as
+    # empty and the client would hear that fields it did send are missing.
+    body = json.dumps({"email": "ada@example.com", "password": "x", "refresh": "x"})
+
+    response = api_client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+
+    assert response.status_code == 411
+    assert response.json()["error"] == {
+        "code": 1010,
+        "message": "Length required: send the body with a Content-Length header",
+    }
