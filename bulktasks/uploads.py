@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.http import HttpRequest
 
 from core.exceptions import PayloadTooLarge
 
@@ -60,3 +61,12 @@ def file_sha256(file: Any) -> str:
         digest.update(chunk)
     file.seek(0)
     return digest.hexdigest()
+
+
+def upload_handlers_install(request: HttpRequest) -> None:
+    """Let this request's file part stream to disk, hashed (the default handler refuses files).
+
+    Only the upload views call it, for a caller already allowed to upload, and
+    before anything has read the body: Django refuses a change after that.
+    """
+    request.upload_handlers = [HashingUploadHandler(request)]

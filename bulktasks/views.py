@@ -31,8 +31,9 @@ from bulktasks.serializers import (
     BulkTaskSerializer,
 )
 from bulktasks.services import bulk_task_create
-from bulktasks.uploads import max_file_size, too_large_message
+from bulktasks.uploads import max_file_size, too_large_message, upload_handlers_install
 from core import errors
+from core.bodies import body_length_require
 from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
 from core.openapi import raises
 from core.params import query_params_validate
@@ -147,6 +148,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Store the uploaded file and return the pending task at once; a worker processes it."""
+        body_length_require(request._request)
         # Refuse an oversized upload from its declared length, before reading a byte of it.
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if (
@@ -155,6 +157,8 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             and int(declared) > max_file_size() + MULTIPART_OVERHEAD
         ):
             raise PayloadTooLarge(too_large_message())
+        # The caller may upload (authenticated, permitted): only now may the file reach the disk.
+        upload_handlers_install(request._request)
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
             raise InvalidParameter("Idempotency-Key", "1 to 255 printable ASCII characters")

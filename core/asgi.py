@@ -10,6 +10,7 @@ and, for a body sent without one (chunked), the bytes as they arrive.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -28,13 +29,27 @@ Application = Callable[[Any, Any, Any], Awaitable[None]]
 AUTH_PREFIX = "/v1/auth/"
 # Multipart framing around an upload's file: boundaries, headers and the small fields.
 MULTIPART_OVERHEAD = 64 * 1024
+# The only two requests that may carry a file: the API's upload and the admin's.
+UPLOAD_PATHS = (
+    ("POST", re.compile(r"/v1/organizations/[^/]+/bulk-tasks/?")),
+    ("POST", re.compile(r"/admin/bulktasks/bulktask/upload/")),
+)
+# Django's own default for DATA_UPLOAD_MAX_MEMORY_SIZE, should it be set to None.
+DEFAULT_BODY_LIMIT = 2621440
 
 
-def body_limit(path: str) -> int:
-    """The most bytes a request body to ``path`` may hold."""
+def body_limit(method: str, path: str) -> int:
+    """The most bytes a ``method`` request body to ``path`` may hold.
+
+    The upload limit only for an upload; anything else is held to the size of
+    a form or JSON body: Django reads a whole body before authenticating anyone.
+    """
     if path.startswith(AUTH_PREFIX):
         return int(settings.AUTH_MAX_BODY_SIZE)
-    return int(settings.BULK_TASK_MAX_FILE_SIZE) + MULTIPART_OVERHEAD
+    if any(method == m and pattern.fullmatch(path) for m, pattern in UPLOAD_PATHS):
+        return int(settings.BULK_TASK_MAX_FILE_SIZE) + MULTIPART_OVERHEAD
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return DEFAULT_BODY_LIMIT if limit is None else int(limit)
 
 
 class BodyLimitMiddleware:
@@ -47,7 +62,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit(scope["path"])
+        limit = body_limit(scope["method"], scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(send, limit)

@@ -30,6 +30,7 @@ PAYLOAD_TOO_LARGE = ErrorSpec(1006, 413, "Payload too large")
 THROTTLED = ErrorSpec(1007, 429, "Too many requests")
 UNKNOWN_ACTION = ErrorSpec(1008, 400, "Unknown action")
 UNSUPPORTED_FILE_TYPE = ErrorSpec(1009, 415, "Unsupported file type")
+LENGTH_REQUIRED = ErrorSpec(1010, 411, "Length required")
 
 # 3xxx: entities and routes.
 ENTITY_NOT_FOUND = ErrorSpec(3001, 404, "Entity not found")

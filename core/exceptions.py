@@ -83,6 +83,12 @@ class PayloadTooLarge(ServiceError):
     error = errors.PAYLOAD_TOO_LARGE
 
 
+class LengthRequired(ServiceError):
+    """A body came without a Content-Length (chunked), which a WSGI server cannot pass on."""
+
+    error = errors.LENGTH_REQUIRED
+
+
 class UnknownAction(ServiceError):
     """No registered action has that name."""
 

@@ -59,6 +59,24 @@ class LogContextFilter(logging.Filter):
         return True
 
 
+class ClientFaultFilter(logging.Filter):
+    """Log a request refused for the client's fault at WARNING, without a traceback.
+
+    Django logs a refused Host header (``django.security.DisallowedHost``) at
+    ERROR with the traceback of its own check, once per request: any scanner
+    on the internet would fill the error logs and page whoever watches them.
+    The server did nothing wrong, and the traceback says nothing new.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno = logging.WARNING
+            record.levelname = logging.getLevelName(logging.WARNING)
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: timestamp, level, logger, message, request_id, then extras."""
 
@@ -96,7 +114,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"log_context": {"()": "core.logging.LogContextFilter"}},
+        "filters": {
+            "log_context": {"()": "core.logging.LogContextFilter"},
+            "client_fault": {"()": "core.logging.ClientFaultFilter"},
+        },
         "formatters": {
             "json": {"()": "core.logging.JsonFormatter"},
             "text": {
@@ -125,5 +146,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "django.request": {"level": "ERROR"},
             # runserver's own access line ("GET / HTTP/1.1" 200) repeats core.access.
             "django.server": {"level": "ERROR"},
+            # A Host header the service does not serve: a warning, one line.
+            "django.security.DisallowedHost": {"filters": ["client_fault"]},
         },
     }

@@ -46,7 +46,7 @@ EVERY_OPERATION = (
 # An operation that needs a bearer token.
 AUTHENTICATED = (errors.NO_AUTH_TOKEN, errors.INVALID_TOKEN)
 # An operation that reads a request body.
-WITH_BODY = (errors.UNSUPPORTED_MEDIA_TYPE, errors.PAYLOAD_TOO_LARGE)
+WITH_BODY = (errors.UNSUPPORTED_MEDIA_TYPE, errors.PAYLOAD_TOO_LARGE, errors.LENGTH_REQUIRED)
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 # Headers core/exception_handler.py sends with some statuses: (name, required, description).

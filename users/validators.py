@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 
 from core.ids import is_object_id
+from core.serializers import FullMatchRegexValidator
 from users.catalog import unknown_permissions
 
 SLUG_PATTERN = r"[a-zA-Z0-9\-]{3,}"
 
-slug_validator = RegexValidator(
+# The whole value must match: with a searching RegexValidator, ``$`` let "acme\n" through.
+slug_validator = FullMatchRegexValidator(
     rf"^{SLUG_PATTERN}$",
     "A slug has at least 3 characters: letters, digits and hyphens.",
 )

@@ -6,15 +6,16 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import errors
+from core.bodies import body_length_require
 from core.exceptions import PayloadTooLarge
 from core.openapi import raises
+from core.parsers import JSONParser
 from core.responses import envelope
 from core.throttling import ClientIpThrottle
 from users.serializers import (
@@ -32,7 +33,6 @@ class TokenView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
     throttle_classes = [ClientIpThrottle]
     throttle_scope = "token"
     # JSON only: a multipart body would be streamed to a temporary file for
@@ -42,9 +42,10 @@ class TokenView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Refuse a body over AUTH_MAX_BODY_SIZE by its declared length, before anything reads it.
 
-        It runs before the rate limits, one of which reads the body. A body
-        without a Content-Length is read as empty (WSGI), so it never costs more.
+        It runs before the rate limits, one of which reads the body. A chunked
+        body, which WSGI would read as empty, is refused (411).
         """
+        body_length_require(request._request)
         declared = request.META.get("CONTENT_LENGTH") or ""
         limit = settings.AUTH_MAX_BODY_SIZE
         if declared.isascii() and declared.isdigit() and int(declared) > limit:

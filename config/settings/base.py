@@ -138,8 +138,12 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON everywhere; only the upload (POST /bulk-tasks) takes multipart.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
+    # No metadata: DRF's answer to OPTIONS (view names and docstrings) is outside
+    # the envelope and tells clients nothing the schema does not. OPTIONS is then
+    # a 405 (3003) in the envelope, like any method a view does not serve.
+    "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": None,
     # RFC 3339 in UTC with a literal Z, as the contract shows it.
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
@@ -291,9 +295,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "bulktasks": _bulk_task_storage,
 }
-# Uploads are streamed to disk and hashed on the way, never held in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 0
-FILE_UPLOAD_HANDLERS = ["bulktasks.uploads.HashingUploadHandler"]
+# No request stores a file unless its view asks: a multipart body is parsed by
+# whoever reads request.POST first, the CSRF check on the admin's login page
+# included. The two upload views (API and admin) install
+# bulktasks.uploads.HashingUploadHandler, which streams the file to disk and
+# hashes it on the way, never holding it in memory.
+FILE_UPLOAD_HANDLERS = ["core.uploads.RefuseFilesUploadHandler"]
+# Only Django's ASGI handler reads this (no handler above keeps files in
+# memory): it spools each request body in memory up to this size, then on disk.
+# 0 would mean "never roll over", holding a whole body in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 # An upload (API or admin) carries exactly one file; a second file part is a 400
 # before it reaches the disk.
 DATA_UPLOAD_MAX_NUMBER_FILES = 1

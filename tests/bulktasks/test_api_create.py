@@ -288,3 +288,24 @@ class TestAccess:
         task_id = post(client, csv_file(people_rows(1))).json()["data"]["id"]
 
         assert BulkTask.objects.get(pk=task_id).organization_id == organization.id
+
+
+def test_a_chunked_upload_is_411_under_wsgi(client):
+    # A WSGI server passes a chunked body on without a length; Django would read it as empty.
+    response = client.post(
+        URL,
+        {"action": "users.import", "file": csv_file(people_rows(1))},
+        format="multipart",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+
+    assert response.status_code == 411
+    assert response.json() == {
+        "status": False,
+        "error": {
+            "code": 1010,
+            "message": "Length required: send the body with a Content-Length header",
+        },
+    }
+    assert BulkTask.objects.count() == 0

@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from django.core.handlers.asgi import ASGIHandler
+from django.urls import reverse
 
-from core.asgi import BodyLimitMiddleware
+from core.asgi import BodyLimitMiddleware, body_limit
 
 CHUNK = 1024
 
@@ -52,19 +54,22 @@ class Client:
     async def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
 
-    def scope(self, path: str) -> dict[str, Any]:
+    def scope(self, path: str, method: str = "POST") -> dict[str, Any]:
         headers = [(b"content-type", b"application/json")]
         if self.declared is not None:
             headers.append((b"content-length", str(self.declared).encode()))
-        return {"type": "http", "method": "POST", "path": path, "headers": headers}
+        return {"type": "http", "method": method, "path": path, "headers": headers}
 
     def status(self) -> int:
         return next(m["status"] for m in self.sent if m["type"] == "http.response.start")
 
 
-def call(path: str, body: bytes, declared: int | None) -> tuple[Client, Downstream]:
+def call(
+    path: str, body: bytes, declared: int | None, method: str = "POST"
+) -> tuple[Client, Downstream]:
     client, downstream = Client(body, declared), Downstream()
-    asyncio.run(BodyLimitMiddleware(downstream)(client.scope(path), client.receive, client.send))
+    scope = client.scope(path, method)
+    asyncio.run(BodyLimitMiddleware(downstream)(scope, client.receive, client.send))
     return client, downstream
 
 
@@ -112,3 +117,69 @@ def test_a_chunked_upload_past_the_file_limit_is_cut_off(settings):
     assert downstream.called is True
     assert client.sent == []
     assert client.read * CHUNK <= 10 * CHUNK + 64 * 1024 + CHUNK
+
+
+UPLOAD_LIMIT = 100 * 1024 * 1024 + 64 * 1024
+FORM_LIMIT = 2621440
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "limit"),
+    [
+        ("POST", "/v1/organizations/acme/bulk-tasks", UPLOAD_LIMIT),
+        ("POST", "/v1/organizations/acme/bulk-tasks/", UPLOAD_LIMIT),
+        ("POST", reverse("admin:bulktasks_bulktask_upload"), UPLOAD_LIMIT),
+        # Anything else holds no file: a form or JSON body at most.
+        ("GET", "/v1/organizations/acme/bulk-tasks", FORM_LIMIT),
+        ("PUT", "/v1/organizations/acme/bulk-tasks", FORM_LIMIT),
+        ("POST", "/v1/organizations/acme/bulk-tasks/abc", FORM_LIMIT),
+        ("POST", "/v1/organizations/acme/bulk-tasks/abc/lines", FORM_LIMIT),
+        ("POST", "/v1/organizations/acme/bulk-tasks\n", FORM_LIMIT),
+        ("POST", "/admin/login/", FORM_LIMIT),
+        ("POST", "/admin/users/user/1/change/", FORM_LIMIT),
+        ("POST", "/v1/nowhere", FORM_LIMIT),
+        ("POST", "/healthz", FORM_LIMIT),
+        ("POST", "/v1/auth/token", 4096),
+    ],
+)
+def test_only_an_upload_may_send_an_upload_sized_body(method, path, limit):
+    assert body_limit(method, path) == limit
+
+
+def test_a_declared_50_mb_body_anywhere_but_an_upload_is_413_unread():
+    size = 50 * 1024 * 1024
+
+    client, downstream = call("/admin/login/", b"x" * CHUNK, declared=size)
+
+    assert client.status() == 413
+    assert client.read == 0
+    assert downstream.called is False
+
+
+def test_a_declared_50_mb_upload_reaches_the_application():
+    client, downstream = call(
+        "/v1/organizations/acme/bulk-tasks", b"x" * CHUNK, declared=50 * 1024 * 1024
+    )
+
+    assert downstream.called is True
+    assert client.status() == 200
+
+
+def test_a_chunked_body_anywhere_but_an_upload_is_cut_off_at_the_form_limit():
+    client, downstream = call("/admin/login/", b"x" * (2 * FORM_LIMIT), declared=None)
+
+    # Django's handler sees the client go, as it would on a dropped connection.
+    assert downstream.called is True
+
+    assert client.sent == []
+    assert client.read * CHUNK <= FORM_LIMIT + CHUNK
+
+
+def test_djangos_asgi_handler_spools_a_large_body_to_disk_not_memory():
+    # FILE_UPLOAD_MAX_MEMORY_SIZE = 0 meant "never roll over": a whole body in memory.
+    client = Client(b"x" * (1024 * CHUNK), declared=None)
+
+    body = asyncio.run(ASGIHandler().read_body(client.receive))
+
+    assert body._rolled is True
+    body.close()

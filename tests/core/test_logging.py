@@ -181,3 +181,16 @@ def test_with_debug_on_a_4xx_is_one_line_on_stderr_not_a_plain_copy_too():
     [line] = [line for line in lines if "no-such-route" in line]
     assert " INFO core.access " in line
     assert "GET /v1/no-such-route 404" in line
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/v1/no-such-route", "/healthz", "/admin/login/"])
+def test_a_refused_host_is_a_warning_without_a_traceback(caplog, path):
+    with caplog.at_level(logging.INFO):
+        response = Client().get(path, HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    [refusal] = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert refusal.levelname == "WARNING"
+    assert refusal.exc_info is None
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

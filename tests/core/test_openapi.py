@@ -33,7 +33,7 @@ LOGOUT = "/v1/auth/logout"
 # The statuses every operation can answer with whatever it does.
 COMMON = {"400": [1003], "406": [1005], "500": [5000], "503": [5003]}
 ORGANIZATION = {"400": [1001, 1003], "401": [4002, 4004], "403": [4003], "404": [3001]}
-BODY = {"413": [1006], "415": [1004]}
+BODY = {"411": [1010], "413": [1006], "415": [1004]}
 
 DOCUMENTED_ERRORS = {
     ("get", TASK): {**COMMON, **ORGANIZATION},
@@ -44,6 +44,7 @@ DOCUMENTED_ERRORS = {
         **ORGANIZATION,
         "400": [1001, 1002, 1003, 1008],
         "409": [3004],
+        "411": [1010],
         "413": [1006],
         "415": [1004, 1009],
     },

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from rest_framework.settings import api_settings
 
+from core.parsers import JSONParser
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +99,40 @@ def test_a_body_without_a_declared_length_is_not_read(api_client, upload_temp_di
     assert response.json()["error"]["code"] == 1002
     assert response.wsgi_request.META["wsgi.input"].read_started is False
     assert list(upload_temp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", AUTH_URLS)
+def test_json_nested_too_deep_is_a_malformed_body_not_a_500(api_client, url, caplog):
+    # json.loads raises RecursionError, not ValueError, a few thousand levels down.
+    body = "[" * 2000 + "]" * 2000
+
+    response = api_client.post(url, data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == 1003
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_every_json_endpoint_parses_with_the_parser_that_refuses_deep_nesting():
+    assert [JSONParser] == api_settings.DEFAULT_PARSER_CLASSES
+
+
+@pytest.mark.parametrize("url", AUTH_URLS)
+def test_a_chunked_body_is_411_under_wsgi(api_client, url):
+    # A WSGI server passes a chunked body on without a length; Django would read it as
+    # empty and the client would hear that fields it did send are missing.
+    body = json.dumps({"email": "ada@example.com", "password": "x", "refresh": "x"})
+
+    response = api_client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+
+    assert response.status_code == 411
+    assert response.json()["error"] == {
+        "code": 1010,
+        "message": "Length required: send the body with a Content-Length header",
+    }

@@ -140,3 +140,12 @@ def test_organization_get_looks_the_slug_up_on_the_case_insensitive_unique_index
     plan = query_plan(query["sql"])
 
     assert "organization_slug_ci_unique" in plan, plan
+
+
+@pytest.mark.parametrize("slug", ["acme\n", "acme\r\n", "\nacme", "ac me"])
+def test_a_slug_must_be_letters_digits_and_hyphens_to_its_last_character(slug: str) -> None:
+    # Python's ``$`` matches before a final newline: the slug must match as a whole.
+    with pytest.raises(ValidationError) as caught:
+        organization_create(slug=slug, name="Acme")
+
+    assert "slug" in caught.value.message_dict
