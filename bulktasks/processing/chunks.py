@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from bulktasks.processing.claim import chunk_claim
 from bulktasks.processing.dispatch import organization_dispatch
 from bulktasks.processing.finish import (
     chunk_release,
+    database_is_unreachable,
     log_completed,
     log_context,
     task_complete,
@@ -83,11 +84,11 @@ def bulk_task_chunk_process(
     except FileFormatError as exc:
         task_fail(bulk_task=bulk_task, error=str(exc))
         return None
-    except OperationalError:
-        # The database is away: the queue retries later, and the claim then is free.
-        chunk_release(chunk=chunk, owner=owner)
-        raise
     except Exception as exc:
+        if database_is_unreachable(exc):
+            # The database is away: the queue retries later, and the claim then is free.
+            chunk_release(chunk=chunk, owner=owner)
+            raise
         if storage_is_unavailable(exc):
             logger.warning("file storage unavailable: %s", exc, extra=log)
             chunk_release(chunk=chunk, owner=owner)

@@ -14,7 +14,13 @@ from bulktasks.models import BulkTask, BulkTaskChunk
 from bulktasks.processing.chunks import bulk_task_chunk_process
 from bulktasks.processing.claim import bulk_task_claim
 from bulktasks.processing.dispatch import chunk_enqueue, organization_dispatch
-from bulktasks.processing.finish import counts, log_context, task_fail, task_release
+from bulktasks.processing.finish import (
+    counts,
+    database_is_unreachable,
+    log_context,
+    task_fail,
+    task_release,
+)
 from bulktasks.processing.leases import LeaseLost
 from bulktasks.processing.scan import bulk_task_scan
 from bulktasks.readers import FileFormatError
@@ -127,11 +133,11 @@ def _scan(bulk_task_id: str, owner: str, *, dispatch: bool) -> tuple[BulkTask, i
     except LeaseLost:
         logger.warning("bulk task taken over by another worker", extra=log)
         return None
-    except OperationalError:
-        # The database is away: the queue retries later, and that claim is free.
-        task_release(bulk_task=bulk_task, owner=owner)
-        raise
     except Exception as exc:
+        if database_is_unreachable(exc):
+            # The database is away: the queue retries later, and that claim is free.
+            task_release(bulk_task=bulk_task, owner=owner)
+            raise
         if storage_is_unavailable(exc):
             logger.warning("file storage unavailable: %s", exc, extra=log)
             task_release(bulk_task=bulk_task, owner=owner)

@@ -3,7 +3,8 @@
 It finds what fails a file (bad encoding, a broken header, an open quote), counts
 the items, finds the lines that repeat an earlier line across the whole file,
 and records where each chunk starts, so that chunks can then run on any worker
-in any order. Memory stays flat: 12 bytes per keyed line, whatever the lines hold.
+in any order. Memory stays flat: 12 bytes per keyed line, whatever the lines hold,
+and 8 more per repeated line; rows are written in batches, never all at once.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import time
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice, pairwise
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from bulktasks.actions import Action
@@ -30,6 +31,9 @@ from bulktasks.readers import Position, Record, RecordReader
 # How many records the scan reads between two looks at the clock.
 _SCAN_CLOCK_EVERY = 10_000
 REASON_MAX_LENGTH = 1000
+# Rows per INSERT: PostgreSQL takes at most 65,535 parameters in one statement
+# (a chunk row has 18, a report line 4), and a batch is built only when written.
+WRITE_BATCH = 2000
 
 
 @dataclass(slots=True)
@@ -92,42 +96,48 @@ def bulk_task_scan(
     if spans:
         spans[-1].end_offset = max(file_end, spans[-1].start.offset)
     header = list(reader.header) if reader.header is not None else None
-    duplicates = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header)
+    repeats, firsts = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header)
     del hashes, keyed_lines
 
     now = timezone.now()
     kept: list[int] = []
     with transaction.atomic():
         _renew_lease(bulk_task, owner)
-        BulkTaskChunk.objects.bulk_create(
-            BulkTaskChunk(
-                task_id=bulk_task.pk,
-                organization_id=bulk_task.organization_id,
-                index=index,
-                start_offset=span.start.offset,
-                end_offset=span.end_offset,
-                start_lines=span.start.lines,
-                first_line=span.first_line,
-                last_line=span.last_line,
-                num_records=span.records,
-            )
-            for index, span in enumerate(spans)
+        _write_in_batches(
+            BulkTaskChunk,
+            (
+                BulkTaskChunk(
+                    task_id=bulk_task.pk,
+                    organization_id=bulk_task.organization_id,
+                    index=index,
+                    start_offset=span.start.offset,
+                    end_offset=span.end_offset,
+                    start_lines=span.start.lines,
+                    first_line=span.first_line,
+                    last_line=span.last_line,
+                    num_records=span.records,
+                )
+                for index, span in enumerate(spans)
+            ),
         )
         # A repeated line's outcome is known now: recorded here, and the chunk
         # that holds it finds it recorded and leaves it alone.
-        BulkTaskLine.objects.bulk_create(
-            BulkTaskLine(
-                task_id=bulk_task.pk,
-                kind=BulkTaskLine.Kind.ERRORED,
-                line=line,
-                reason=reason[:REASON_MAX_LENGTH],
-            )
-            for line, reason in duplicates
+        _write_in_batches(
+            BulkTaskLine,
+            (
+                BulkTaskLine(
+                    task_id=bulk_task.pk,
+                    kind=BulkTaskLine.Kind.ERRORED,
+                    line=line,
+                    reason=action.duplicate_reason(first)[:REASON_MAX_LENGTH],
+                )
+                for line, first in zip(repeats, firsts, strict=True)
+            ),
         )
         # The chunks hold leases of their own from now on.
         BulkTask.objects.filter(pk=bulk_task.pk).update(
             num_items=count,
-            num_errors=len(duplicates),
+            num_errors=len(repeats),
             file_columns=header,
             scanned_at=now,
             lease_owner="",
@@ -140,6 +150,13 @@ def bulk_task_scan(
             )[:1]
     bulk_task.refresh_from_db()
     return bulk_task, (kept[0] if kept else None)
+
+
+def _write_in_batches(model: type[models.Model], rows: Iterable[models.Model]) -> None:
+    """Insert the rows ``WRITE_BATCH`` at a time, building each batch only when it is written."""
+    rows = iter(rows)
+    while batch := list(islice(rows, WRITE_BATCH)):
+        model._default_manager.bulk_create(batch)
 
 
 def _renew_lease(bulk_task: BulkTask, owner: str) -> None:
@@ -165,24 +182,25 @@ def _duplicates(
     keyed_lines: array[int],
     spans: list[_Span],
     header: list[str] | None,
-) -> list[tuple[int, str]]:
-    """The lines whose key repeats an earlier valid line's, with their reasons, in line order.
+) -> tuple[array[int], array[int]]:
+    """The lines whose key repeats an earlier valid line's, in line order, and the lines they repeat.
 
     Sorting the hashes finds the candidates; the chunks holding them are read again
     and their keys compared exactly, so a hash collision never makes a duplicate.
     """
+    repeats: array[int] = array("I")
+    firsts_of_repeats: array[int] = array("I")
     if len(hashes) < 2:
-        return []
+        return repeats, firsts_of_repeats
     ordered = sorted(hashes)
     repeated = {a for a, b in pairwise(ordered) if a == b}
     del ordered
     if not repeated:
-        return []
+        return repeats, firsts_of_repeats
     candidates = {line for h, line in zip(hashes, keyed_lines, strict=True) if h in repeated}
     firsts = [span.first_line for span in spans]
     wanted = sorted({bisect_right(firsts, line) - 1 for line in candidates})
     first_of: dict[str, int] = {}
-    duplicates: list[tuple[int, str]] = []
     for index in wanted:
         for record in _span_records(bulk_task, action, spans[index], header):
             if record.line not in candidates or record.values is None:
@@ -194,10 +212,11 @@ def _duplicates(
             if key is None:
                 continue
             if key in first_of:
-                duplicates.append((record.line, action.duplicate_reason(first_of[key])))
+                repeats.append(record.line)
+                firsts_of_repeats.append(first_of[key])
             else:
                 first_of[key] = record.line
-    return duplicates
+    return repeats, firsts_of_repeats
 
 
 def _span_records(
