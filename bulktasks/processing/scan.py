@@ -19,12 +19,14 @@ from itertools import islice, pairwise
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from bulktasks.actions import Action
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing.dispatch import organization_dispatch
 from bulktasks.processing.files import stored_file_range
+from bulktasks.processing.finish import task_complete
 from bulktasks.processing.leases import LeaseLost, lease_duration
 from bulktasks.readers import Position, Record, RecordReader
 
@@ -68,6 +70,9 @@ def bulk_task_scan(
     renewed = time.monotonic()
     count = 0
     span: _Span | None = None
+    # Lines applied before chunks existed (see BulkTask.resume_after_line): their
+    # own chunks, recorded done, so neither their writes nor counters repeat.
+    applied = bulk_task.resume_after_line or 0
     with stored_file_range(bulk_task.file_key) as stream:
         reader = RecordReader(
             stream,
@@ -76,7 +81,7 @@ def bulk_task_scan(
             required=action.required_columns,
         )
         for record in reader:
-            if span is None or span.records == size:
+            if span is None or span.records == size or (span.last_line <= applied < record.line):
                 span = _Span(start=reader.record_start, first_line=record.line)
                 spans.append(span)
             span.records += 1
@@ -98,6 +103,10 @@ def bulk_task_scan(
     header = list(reader.header) if reader.header is not None else None
     repeats, firsts = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header)
     del hashes, keyed_lines
+    if applied:
+        # Repeats among the applied lines were reported then; only the first lines count.
+        kept_from = bisect_right(repeats, applied)
+        repeats, firsts = repeats[kept_from:], firsts[kept_from:]
 
     now = timezone.now()
     kept: list[int] = []
@@ -116,6 +125,11 @@ def bulk_task_scan(
                     first_line=span.first_line,
                     last_line=span.last_line,
                     num_records=span.records,
+                    status=(
+                        BulkTaskChunk.Status.DONE
+                        if span.last_line <= applied
+                        else BulkTaskChunk.Status.PENDING
+                    ),
                 )
                 for index, span in enumerate(spans)
             ),
@@ -137,14 +151,19 @@ def bulk_task_scan(
         # The chunks hold leases of their own from now on.
         BulkTask.objects.filter(pk=bulk_task.pk).update(
             num_items=count,
-            num_errors=len(repeats),
+            # Added: the errors of lines applied before chunks existed stay counted.
+            num_errors=F("num_errors") + len(repeats),
             file_columns=header,
             scanned_at=now,
             lease_owner="",
             lease_expires_at=None,
             updated_at=now,
         )
-        if dispatch:
+        if not any(span.last_line > applied for span in spans):
+            # Nothing left to apply (an empty file, or one applied to its end
+            # before chunks existed): no chunk will ever complete the task.
+            task_complete(bulk_task=bulk_task)
+        elif dispatch:
             kept = organization_dispatch(
                 organization_id=bulk_task.organization_id, keep=1, first_from=bulk_task.pk
             )[:1]
