@@ -37,6 +37,10 @@ from bulktasks.storage import StorageUnavailable, storage_is_unavailable
 logger = logging.getLogger("bulktasks.services")
 
 
+class TaskNotRunning(Exception):
+    """The chunk's task failed or went back for a retry while the chunk was applied."""
+
+
 def bulk_task_chunk_process(
     *, chunk_id: int, owner: str | None = None, dispatch: bool = True
 ) -> BulkTaskChunk | None:
@@ -77,6 +81,12 @@ def bulk_task_chunk_process(
         finished = _apply_with_retries(bulk_task, chunk, owner, action, records, dispatch)
     except LeaseLost:
         logger.warning("bulk task chunk taken over by another worker", extra=log)
+        return None
+    except TaskNotRunning:
+        # Its transaction rolled back: nothing of it counts. It waits for a retry.
+        chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
+        if dispatch:
+            organization_dispatch(organization_id=chunk.organization_id)
         return None
     except FileNotFoundError:
         task_fail(bulk_task=bulk_task, error="the uploaded file is no longer stored")
@@ -211,14 +221,17 @@ def _apply(
         num_skips=len(skipped),
         num_errors=len(errored),
     )
-    # Last, so the task row is locked only for the end of the transaction.
-    BulkTask.objects.filter(pk=bulk_task.pk).update(
+    # Last, so the task row is locked only for the end of the transaction. Only
+    # into a task still running: one that failed meanwhile gets none of this chunk.
+    counted = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
         num_inserts=F("num_inserts") + inserts,
         num_updates=F("num_updates") + updates,
         num_skips=F("num_skips") + len(skipped),
         num_errors=F("num_errors") + len(errored),
         updated_at=timezone.now(),
     )
+    if not counted:
+        raise TaskNotRunning(bulk_task.pk)
     # After the row lock: a chunk that committed before it is seen here as done,
     # so of two last chunks the second one to commit completes the task.
     finished = False

@@ -1,0 +1,82 @@
+"""A chunk commits only into a task still running; the retry takes locks in the chunks' order."""
+
+from __future__ import annotations
+
+import pytest
+
+from bulktasks.actions import action_get
+from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
+from bulktasks.processing import (
+    bulk_task_chunk_process,
+    bulk_task_claim,
+    bulk_task_process,
+    bulk_task_scan,
+)
+from bulktasks.processing import chunks as chunks_module
+from bulktasks.processing.finish import task_fail
+from bulktasks.services import bulk_task_create, bulk_task_retry
+from tests.bulktasks.files import csv_file, people_rows
+from tests.factories import OrganizationFactory
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme():
+    return OrganizationFactory(slug="acme")
+
+
+def scanned(organization, rows: list[str]) -> tuple[BulkTask, list[BulkTaskChunk]]:
+    task, _ = bulk_task_create(
+        organization=organization,
+        created_by=None,
+        action="users.import",
+        file=csv_file(rows),
+        original_name="people.csv",
+        enqueue=False,
+    )
+    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="scanner")
+    assert claimed is not None
+    bulk_task_scan(
+        bulk_task=claimed, owner="scanner", action=action_get("users.import"), dispatch=False
+    )
+    return task, list(BulkTaskChunk.objects.filter(task=task).order_by("index"))
+
+
+def test_a_task_failed_while_its_chunk_was_read_gets_nothing_of_that_chunk(
+    acme, settings, monkeypatch
+):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    task, (first, second) = scanned(acme, [*people_rows(2), "a@example.com,A,9", "x,X,1"])
+    assert bulk_task_chunk_process(chunk_id=first.pk, owner="w", dispatch=False) is not None
+    before = BulkTask.objects.get(pk=task.pk)
+    real_read = chunks_module._read
+
+    def read_then_fail(bulk_task, action, chunk):
+        records = real_read(bulk_task, action, chunk)
+        task_fail(bulk_task=BulkTask.objects.get(pk=task.pk), error="staff stopped it")
+        return records
+
+    monkeypatch.setattr(chunks_module, "_read", read_then_fail)
+
+    assert bulk_task_chunk_process(chunk_id=second.pk, owner="w", dispatch=False) is None
+
+    after = BulkTask.objects.get(pk=task.pk)
+    assert after.status == "failed"
+    counters = ("num_inserts", "num_updates", "num_skips", "num_errors")
+    assert [getattr(after, name) for name in counters] == [
+        getattr(before, name) for name in counters
+    ]
+    assert User.objects.count() == 2
+    assert not BulkTaskLine.objects.filter(task=task, line__gte=second.first_line).exists()
+    second.refresh_from_db()
+    assert (second.status, second.lease_owner) == ("pending", "")
+
+    monkeypatch.setattr(chunks_module, "_read", real_read)
+    retried = bulk_task_retry(bulk_task=after)
+    assert retried.status == "pending"
+    done = bulk_task_process(bulk_task_id=task.pk)
+
+    assert done is not None
+    assert (done.status, done.num_inserts, done.num_errors) == ("completed", 3, 1)
