@@ -34,7 +34,9 @@ ProgressCallback = Callable[[BulkTask], None]
 _RETRY_COUNTDOWN_SECONDS = 5.0
 
 
-def bulk_task_start(*, bulk_task_id: str, owner: str | None = None) -> BulkTask | None:
+def bulk_task_start(
+    *, bulk_task_id: str, owner: str | None = None, retry_of: str = ""
+) -> BulkTask | None:
     """A task's message: scan it, dispatch its chunks, and run its first one here.
 
     A task already scanned (a duplicate message, the sweeper, a retry) only has
@@ -48,7 +50,7 @@ def bulk_task_start(*, bulk_task_id: str, owner: str | None = None) -> BulkTask 
     if bulk_task.scanned_at is not None:
         _resume_scanned(bulk_task)
         return None
-    scanned = _scan(bulk_task_id, owner, dispatch=True)
+    scanned = _scan(bulk_task_id, owner, dispatch=True, retry_of=retry_of)
     if scanned is None:
         return None
     bulk_task, first_chunk = scanned
@@ -105,9 +107,11 @@ def bulk_task_process(
     return bulk_task
 
 
-def _scan(bulk_task_id: str, owner: str, *, dispatch: bool) -> tuple[BulkTask, int | None] | None:
+def _scan(
+    bulk_task_id: str, owner: str, *, dispatch: bool, retry_of: str = ""
+) -> tuple[BulkTask, int | None] | None:
     """Claim and scan the task; None if another worker holds it."""
-    bulk_task = bulk_task_claim(bulk_task_id=bulk_task_id, owner=owner)
+    bulk_task = bulk_task_claim(bulk_task_id=bulk_task_id, owner=owner, retry_of=retry_of)
     if bulk_task is None:
         return None
     log = {**log_context(bulk_task), "attempt": bulk_task.attempts}
