@@ -29,7 +29,10 @@ def process_bulk_task(self: Task, bulk_task_id: str) -> None:
 @shared_task(bind=True, name="bulktasks.tasks.process_bulk_task_chunk", **_OUTAGE_RETRY)
 def process_bulk_task_chunk(self: Task, chunk_id: int) -> None:
     """Apply one chunk of a bulk task; a duplicate delivery finds it taken or done."""
-    bulk_task_chunk_process(chunk_id=chunk_id, owner=_owner(self), retry_of=_retry_of(self))
+    # Only a dispatched chunk: a stale message must not start one beyond the cap.
+    bulk_task_chunk_process(
+        chunk_id=chunk_id, owner=_owner(self), retry_of=_retry_of(self), allow_pending=False
+    )
 
 
 def _owner(task: Task) -> str:

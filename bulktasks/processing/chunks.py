@@ -42,17 +42,25 @@ class TaskNotRunning(Exception):
 
 
 def bulk_task_chunk_process(
-    *, chunk_id: int, owner: str | None = None, dispatch: bool = True, retry_of: str = ""
+    *,
+    chunk_id: int,
+    owner: str | None = None,
+    dispatch: bool = True,
+    retry_of: str = "",
+    allow_pending: bool = True,
 ) -> BulkTaskChunk | None:
     """Claim a chunk, apply it exactly once, and queue its organization's next chunks.
 
     Returns the chunk once done, or None when another worker holds it, it was
     already done, or its task is no longer running. With ``dispatch=False`` (the
     command line, which runs every chunk itself) nothing is queued. ``retry_of``
-    names the previous try of the same message (see ``chunk_claim``).
+    names the previous try of the same message; workers pass
+    ``allow_pending=False`` (see ``chunk_claim``).
     """
     owner = owner or uuid.uuid4().hex
-    chunk = chunk_claim(chunk_id=chunk_id, owner=owner, retry_of=retry_of)
+    chunk = chunk_claim(
+        chunk_id=chunk_id, owner=owner, retry_of=retry_of, allow_pending=allow_pending
+    )
     if chunk is None:
         return None
     bulk_task = BulkTask.objects.get(pk=chunk.task_id)

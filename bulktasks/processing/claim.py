@@ -54,14 +54,22 @@ def bulk_task_claim(*, bulk_task_id: str, owner: str, retry_of: str = "") -> Bul
     return bulk_task
 
 
-def chunk_claim(*, chunk_id: int, owner: str, retry_of: str = "") -> BulkTaskChunk | None:
+def chunk_claim(
+    *, chunk_id: int, owner: str, retry_of: str = "", allow_pending: bool = True
+) -> BulkTaskChunk | None:
     """Take a chunk for one worker: one waiting, or one whose worker's lease ran out.
+
+    A worker passes ``allow_pending=False``: only a dispatched (``queued``) chunk
+    is its to start, so a stale message cannot start one beyond the
+    organization's cap. The command line, which runs every chunk itself, may.
 
     A retry of the message whose worker met an outage (``retry_of``) takes its
     own chunk back at once, without an attempt, even if its release failed.
     """
     now = timezone.now()
-    waiting = Q(status__in=[BulkTaskChunk.Status.PENDING, BulkTaskChunk.Status.QUEUED])
+    waiting = Q(status=BulkTaskChunk.Status.QUEUED)
+    if allow_pending:
+        waiting |= Q(status=BulkTaskChunk.Status.PENDING)
     free = waiting | Q(status=BulkTaskChunk.Status.RUNNING, lease_expires_at__lt=now)
     taken_over = Q(status=BulkTaskChunk.Status.RUNNING)
     if retry_of:

@@ -15,6 +15,7 @@ from bulktasks.processing import (
 from bulktasks.processing import chunks as chunks_module
 from bulktasks.processing.finish import task_fail
 from bulktasks.services import bulk_task_create, bulk_task_retry
+from bulktasks.tasks import process_bulk_task_chunk
 from tests.bulktasks.files import csv_file, people_rows
 from tests.factories import OrganizationFactory
 from users.models import User
@@ -80,3 +81,18 @@ def test_a_task_failed_while_its_chunk_was_read_gets_nothing_of_that_chunk(
 
     assert done is not None
     assert (done.status, done.num_inserts, done.num_errors) == ("completed", 3, 1)
+
+
+def test_a_worker_message_for_a_chunk_not_dispatched_does_not_start_it(acme, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    _, (first, _second) = scanned(acme, people_rows(4))
+    BulkTask.objects.filter(pk=first.task_id).update(status="inProgress")
+
+    process_bulk_task_chunk.apply(args=[first.pk])
+
+    first.refresh_from_db()
+    assert (first.status, first.attempts) == ("pending", 0)
+    BulkTaskChunk.objects.filter(pk=first.pk).update(status="queued")
+    process_bulk_task_chunk.apply(args=[first.pk])
+    first.refresh_from_db()
+    assert first.status == "done"
