@@ -67,24 +67,20 @@ def bulk_task_chunk_process(
     log = {**log_context(bulk_task), "chunk": chunk.index, "attempt": chunk.attempts}
     if bulk_task.status != BulkTask.Status.IN_PROGRESS:
         # Failed meanwhile, or sent back for a retry: give the place to another chunk.
-        chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
-        if dispatch:
-            organization_dispatch(organization_id=chunk.organization_id)
-        return None
+        return _give_back(chunk, owner, dispatch)
     if chunk.attempts > settings.BULK_TASK_MAX_ATTEMPTS:
-        chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
-        task_fail(
-            bulk_task=bulk_task,
-            error=f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts "
+        return _fail(
+            bulk_task,
+            chunk,
+            owner,
+            dispatch,
+            f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts "
             f"at line {chunk.first_line}",
         )
-        if dispatch:
-            organization_dispatch(organization_id=chunk.organization_id)
-        return None
     action = action_get(bulk_task.action)
     if action is None:
-        task_fail(bulk_task=bulk_task, error=f"action {bulk_task.action} is no longer available")
-        return None
+        error = f"action {bulk_task.action} is no longer available"
+        return _fail(bulk_task, chunk, owner, dispatch, error)
     try:
         records = _read(bulk_task, action, chunk)
         finished = _apply_with_retries(bulk_task, chunk, owner, action, records, dispatch)
@@ -93,16 +89,12 @@ def bulk_task_chunk_process(
         return None
     except TaskNotRunning:
         # Its transaction rolled back: nothing of it counts. It waits for a retry.
-        chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
-        if dispatch:
-            organization_dispatch(organization_id=chunk.organization_id)
-        return None
+        return _give_back(chunk, owner, dispatch)
     except FileNotFoundError:
-        task_fail(bulk_task=bulk_task, error="the uploaded file is no longer stored")
-        return None
+        error = "the uploaded file is no longer stored"
+        return _fail(bulk_task, chunk, owner, dispatch, error)
     except FileFormatError as exc:
-        task_fail(bulk_task=bulk_task, error=str(exc))
-        return None
+        return _fail(bulk_task, chunk, owner, dispatch, str(exc))
     except Exception as exc:
         if database_is_unreachable(exc):
             # The database is away: the queue retries later, and the claim then is free.
@@ -113,17 +105,39 @@ def bulk_task_chunk_process(
             chunk_release(chunk=chunk, owner=owner)
             raise StorageUnavailable(str(exc)) from exc
         logger.exception("bulk task chunk crashed", extra=log)
-        task_fail(
-            bulk_task=bulk_task,
-            error=f"processing stopped at line {chunk.first_line} because of an internal error; "
+        return _fail(
+            bulk_task,
+            chunk,
+            owner,
+            dispatch,
+            f"processing stopped at line {chunk.first_line} because of an internal error; "
             "staff can retry it",
         )
-        return None
     _statistics_refresh(action, chunk.index + 1)
     if finished:
         log_completed(bulk_task)
     chunk.refresh_from_db()
     return chunk
+
+
+def _fail(
+    bulk_task: BulkTask, chunk: BulkTaskChunk, owner: str, dispatch: bool, error: str
+) -> None:
+    """Fail the task, and give the chunk's place in its organization to another task's chunk."""
+    task_fail(bulk_task=bulk_task, error=error)
+    return _give_back(chunk, owner, dispatch)
+
+
+def _give_back(chunk: BulkTaskChunk, owner: str, dispatch: bool) -> None:
+    """Leave the chunk ``pending`` for a retry, and dispatch the organization's next chunks.
+
+    Held ``running`` until its lease ran out, it would keep a place under the
+    organization's cap that no one uses.
+    """
+    chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
+    if dispatch:
+        organization_dispatch(organization_id=chunk.organization_id)
+    return None
 
 
 def _read(bulk_task: BulkTask, action: Action, chunk: BulkTaskChunk) -> list[Record]:

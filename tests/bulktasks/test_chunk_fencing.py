@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from bulktasks.actions import action_get
+from bulktasks.actions.users_import import UsersImport
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing import (
     bulk_task_chunk_process,
@@ -96,3 +99,25 @@ def test_a_worker_message_for_a_chunk_not_dispatched_does_not_start_it(acme, set
     process_bulk_task_chunk.apply(args=[first.pk])
     first.refresh_from_db()
     assert first.status == "done"
+
+
+def test_a_chunk_that_fails_its_task_gives_its_place_to_another_task(acme, settings, monkeypatch):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    settings.BULK_TASK_ORGANIZATION_CONCURRENCY = 1
+    broken, (chunk,) = scanned(acme, people_rows(2))
+    other, (waiting,) = scanned(acme, people_rows(2, start=10))
+    BulkTask.objects.filter(pk__in=[broken.pk, other.pk]).update(status="inProgress")
+    BulkTaskChunk.objects.filter(pk=chunk.pk).update(status="queued")
+
+    def crash(self, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(UsersImport, "apply", crash)
+    with mock.patch("bulktasks.processing.dispatch.chunk_enqueue"):
+        assert bulk_task_chunk_process(chunk_id=chunk.pk, owner="w", allow_pending=False) is None
+
+    assert BulkTask.objects.get(pk=broken.pk).status == "failed"
+    chunk.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (chunk.status, chunk.lease_expires_at) == ("pending", None)
+    assert waiting.status == "queued"
