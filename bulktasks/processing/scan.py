@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice, pairwise
@@ -68,6 +68,13 @@ def bulk_task_scan(
     keyed = type(action).key is not Action.key
     renew_after = settings.BULK_TASK_LEASE_SECONDS / 3
     renewed = time.monotonic()
+
+    def keep_lease() -> None:
+        nonlocal renewed
+        if time.monotonic() - renewed >= renew_after:
+            _renew_lease(bulk_task, owner)
+            renewed = time.monotonic()
+
     count = 0
     span: _Span | None = None
     # Lines applied before chunks existed (see BulkTask.resume_after_line): their
@@ -92,16 +99,15 @@ def bulk_task_scan(
                 if key is not None:
                     hashes.append(hash(key))
                     keyed_lines.append(record.line)
-            if count % _SCAN_CLOCK_EVERY == 0 and time.monotonic() - renewed >= renew_after:
-                _renew_lease(bulk_task, owner)
-                renewed = time.monotonic()
+            if count % _SCAN_CLOCK_EVERY == 0:
+                keep_lease()
     file_end = int(bulk_task.file_size or 0)
     for current, following in pairwise(spans):
         current.end_offset = following.start.offset
     if spans:
         spans[-1].end_offset = max(file_end, spans[-1].start.offset)
     header = list(reader.header) if reader.header is not None else None
-    repeats, firsts = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header)
+    repeats, firsts = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header, keep_lease)
     del hashes, keyed_lines
     if applied:
         # Repeats among the applied lines were reported then; only the first lines count.
@@ -201,11 +207,13 @@ def _duplicates(
     keyed_lines: array[int],
     spans: list[_Span],
     header: list[str] | None,
+    keep_lease: Callable[[], None],
 ) -> tuple[array[int], array[int]]:
     """The lines whose key repeats an earlier valid line's, in line order, and the lines they repeat.
 
     Sorting the hashes finds the candidates; the chunks holding them are read again
     and their keys compared exactly, so a hash collision never makes a duplicate.
+    The lease is renewed along this second read too: it can be most of the file.
     """
     repeats: array[int] = array("I")
     firsts_of_repeats: array[int] = array("I")
@@ -220,8 +228,12 @@ def _duplicates(
     firsts = [span.first_line for span in spans]
     wanted = sorted({bisect_right(firsts, line) - 1 for line in candidates})
     first_of: dict[str, int] = {}
+    read = 0
     for index in wanted:
         for record in _span_records(bulk_task, action, spans[index], header):
+            read += 1
+            if read % _SCAN_CLOCK_EVERY == 0:
+                keep_lease()
             if record.line not in candidates or record.values is None:
                 continue
             # Only a valid line can be the first of a key, or repeat one.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
+from bulktasks.actions import action_get
 from bulktasks.actions.users_import import UsersImport
 from bulktasks.models import BulkTask, BulkTaskLine
-from bulktasks.processing import bulk_task_process
+from bulktasks.processing import bulk_task_claim, bulk_task_process, bulk_task_scan
 from bulktasks.processing import scan as scan_module
 from bulktasks.services import bulk_task_create
-from tests.bulktasks.files import csv_file
+from tests.bulktasks.files import csv_file, people_rows
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +98,21 @@ def test_a_statement_the_database_refuses_fails_the_task_instead_of_retrying_for
     assert done is not None
     assert done.status == "failed"
     assert "internal error" in done.error
+
+
+def test_the_second_read_of_the_repeated_lines_renews_the_lease_too(acme, settings, monkeypatch):
+    settings.BULK_TASK_LEASE_SECONDS = 0  # renew at every look at the clock
+    people = people_rows(12_500)
+    task = pending(acme, people + people)  # every line's chunk is read again
+    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
+    assert claimed is not None
+    renewals: list[int] = []
+    monkeypatch.setattr(scan_module, "_renew_lease", lambda task, owner: renewals.append(1))
+
+    scanned, _ = bulk_task_scan(
+        bulk_task=claimed, owner="worker-a", action=action_get("users.import"), dispatch=False
+    )
+
+    assert (scanned.num_items, scanned.num_errors) == (25_000, 12_500)
+    # Twice while reading, twice while reading the repeats again, once as it records.
+    assert len(renewals) == 5
