@@ -9,6 +9,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
+from bulktasks.processing.leases import commit_with_flush_wait
 from core.unavailable import is_service_unavailable
 
 logger = logging.getLogger("bulktasks.services")
@@ -65,15 +66,17 @@ def task_complete(*, bulk_task: BulkTask) -> bool:
     task some other path already finished or failed simply stays as it is.
     """
     now = timezone.now()
-    return bool(
-        BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
-            status=BulkTask.Status.COMPLETED,
-            lease_owner="",
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
+    completed = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
+        status=BulkTask.Status.COMPLETED,
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=now,
+        updated_at=now,
     )
+    if completed:
+        # Shown completed once committed: that commit waits for its WAL on disk.
+        commit_with_flush_wait()
+    return bool(completed)
 
 
 def log_completed(bulk_task: BulkTask) -> None:

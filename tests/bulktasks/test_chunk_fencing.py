@@ -5,6 +5,8 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bulktasks.actions import action_get
 from bulktasks.actions.users_import import UsersImport
@@ -121,3 +123,24 @@ def test_a_chunk_that_fails_its_task_gives_its_place_to_another_task(acme, setti
     waiting.refresh_from_db()
     assert (chunk.status, chunk.lease_expires_at) == ("pending", None)
     assert waiting.status == "queued"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+def test_the_transaction_completing_a_task_waits_for_its_commit_to_be_on_disk(acme, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    _, (first, last) = scanned(acme, people_rows(4))
+    BulkTask.objects.filter(pk=first.task_id).update(status="inProgress")
+    with CaptureQueriesContext(connection) as before_last:
+        bulk_task_chunk_process(chunk_id=first.pk, owner="w", dispatch=False)
+    with CaptureQueriesContext(connection) as completing:
+        bulk_task_chunk_process(chunk_id=last.pk, owner="w", dispatch=False)
+
+    def settings_of(captured) -> list[str]:
+        return [q["sql"] for q in captured.captured_queries if "synchronous_commit" in q["sql"]]
+
+    assert settings_of(before_last) == ["SET LOCAL synchronous_commit TO OFF"]
+    assert settings_of(completing) == [
+        "SET LOCAL synchronous_commit TO OFF",
+        "SET LOCAL synchronous_commit TO ON",
+    ]
+    assert BulkTask.objects.get(pk=first.task_id).status == "completed"
