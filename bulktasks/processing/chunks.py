@@ -122,13 +122,16 @@ def bulk_task_chunk_process(
 
 def _fail(
     bulk_task: BulkTask, chunk: BulkTaskChunk, owner: str, dispatch: bool, error: str
-) -> None:
-    """Fail the task, and give the chunk's place in its organization to another task's chunk."""
+) -> BulkTaskChunk | None:
+    """Fail the task, and give the chunk's place in its organization to another task's chunk.
+
+    Returns None, what ``bulk_task_chunk_process`` returns for a chunk not done.
+    """
     task_fail(bulk_task=bulk_task, error=error)
     return _give_back(chunk, owner, dispatch)
 
 
-def _give_back(chunk: BulkTaskChunk, owner: str, dispatch: bool) -> None:
+def _give_back(chunk: BulkTaskChunk, owner: str, dispatch: bool) -> BulkTaskChunk | None:
     """Leave the chunk ``pending`` for a retry, and dispatch the organization's next chunks.
 
     Held ``running`` until its lease ran out, it would keep a place under the
