@@ -79,6 +79,11 @@ class BulkTask(models.Model):
     file_columns = models.JSONField(
         null=True, blank=True, help_text="A CSV file's columns in its header's order."
     )
+    resume_after_line = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Lines up to this one were applied before chunks existed; the scan skips them.",
+    )
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(

@@ -209,6 +209,21 @@ def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
 @transaction.atomic
 def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
     """Send a failed task back to the queue; chunks already done are not applied again."""
+    if not BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.FAILED).exists():
+        bulk_task.refresh_from_db()
+        return bulk_task
+    # Chunk rows first, then the task row: the order a chunk's transaction locks
+    # them in, so a retry and a chunk finishing cannot deadlock on PostgreSQL.
+    # Its chunks not done start afresh, attempts included, and wait for their turn.
+    BulkTaskChunk.objects.filter(task_id=bulk_task.pk).exclude(
+        status=BulkTaskChunk.Status.DONE
+    ).update(
+        status=BulkTaskChunk.Status.PENDING,
+        attempts=0,
+        lease_owner="",
+        lease_expires_at=None,
+        queued_at=None,
+    )
     updated = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.FAILED).update(
         status=BulkTask.Status.PENDING,
         error="",
@@ -219,17 +234,10 @@ def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
         updated_at=timezone.now(),
     )
     if updated:
-        # Its chunks not done start afresh, attempts included, and wait for their turn.
-        BulkTaskChunk.objects.filter(task_id=bulk_task.pk).exclude(
-            status=BulkTaskChunk.Status.DONE
-        ).update(
-            status=BulkTaskChunk.Status.PENDING,
-            attempts=0,
-            lease_owner="",
-            lease_expires_at=None,
-            queued_at=None,
-        )
         transaction.on_commit(lambda: bulk_task_enqueue(bulk_task_id=bulk_task.pk))
+    else:
+        # Retried by someone else meanwhile: leave its chunks as they were.
+        transaction.set_rollback(True)
     bulk_task.refresh_from_db()
     return bulk_task
 

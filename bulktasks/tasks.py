@@ -23,18 +23,38 @@ _OUTAGE_RETRY = {
 @shared_task(bind=True, name="bulktasks.tasks.process_bulk_task", **_OUTAGE_RETRY)
 def process_bulk_task(self: Task, bulk_task_id: str) -> None:
     """Scan one bulk task and dispatch its chunks; a duplicate delivery finds it taken or scanned."""
-    bulk_task_start(bulk_task_id=bulk_task_id, owner=_owner(self))
+    bulk_task_start(bulk_task_id=bulk_task_id, owner=_owner(self), retry_of=_retry_of(self))
 
 
 @shared_task(bind=True, name="bulktasks.tasks.process_bulk_task_chunk", **_OUTAGE_RETRY)
 def process_bulk_task_chunk(self: Task, chunk_id: int) -> None:
     """Apply one chunk of a bulk task; a duplicate delivery finds it taken or done."""
-    bulk_task_chunk_process(chunk_id=chunk_id, owner=_owner(self))
+    # Only a dispatched chunk: a stale message must not start one beyond the cap.
+    bulk_task_chunk_process(
+        chunk_id=chunk_id, owner=_owner(self), retry_of=_retry_of(self), allow_pending=False
+    )
 
 
 def _owner(task: Task) -> str:
-    """A lease owner naming the worker, so staff can see which machine did what."""
-    return f"{(task.request.hostname or 'worker')[:40]}/{uuid.uuid4().hex[:16]}"
+    """A lease owner naming the worker, the message and its try.
+
+    The machine's name lets staff see which one did what; the message and try let
+    an outage retry (on any machine) take back the claim its previous try could
+    not release, without counting an attempt (see ``chunk_claim``).
+    """
+    host = (task.request.hostname or "worker")[:24]
+    return f"{host}{_try(task, task.request.retries or 0)}"
+
+
+def _retry_of(task: Task) -> str:
+    """How the previous try of this message ends its owner; empty on the first try."""
+    retries = task.request.retries or 0
+    return _try(task, retries - 1) if retries else ""
+
+
+def _try(task: Task, number: int) -> str:
+    message = task.request.id or uuid.uuid4().hex
+    return f"/{message[:36]}/{number}"
 
 
 @shared_task(name="bulktasks.tasks.sweep_bulk_tasks")

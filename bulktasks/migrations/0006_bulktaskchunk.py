@@ -4,6 +4,18 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _keep_checkpoints(apps, schema_editor):
+    """Tasks left unfinished by line-by-line processing are scanned again into chunks.
+
+    Their lines up to the checkpoint were applied and counted already: the new
+    scan makes them a chunk that is done, so nothing is applied or counted twice.
+    """
+    BulkTask = apps.get_model("bulktasks", "BulkTask")
+    BulkTask.objects.filter(scanned_at__isnull=False).exclude(status="completed").update(
+        resume_after_line=models.F("checkpoint_line"), scanned_at=None
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -12,6 +24,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='bulktask',
+            name='resume_after_line',
+            field=models.PositiveIntegerField(blank=True, help_text='Lines up to this one were applied before chunks existed; the scan skips them.', null=True),
+        ),
+        migrations.RunPython(_keep_checkpoints, migrations.RunPython.noop),
         migrations.RemoveField(
             model_name='bulktask',
             name='checkpoint_line',

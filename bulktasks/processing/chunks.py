@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from bulktasks.processing.claim import chunk_claim
 from bulktasks.processing.dispatch import organization_dispatch
 from bulktasks.processing.finish import (
     chunk_release,
+    database_is_unreachable,
     log_completed,
     log_context,
     task_complete,
@@ -36,74 +37,110 @@ from bulktasks.storage import StorageUnavailable, storage_is_unavailable
 logger = logging.getLogger("bulktasks.services")
 
 
+class TaskNotRunning(Exception):
+    """The chunk's task failed or went back for a retry while the chunk was applied."""
+
+
 def bulk_task_chunk_process(
-    *, chunk_id: int, owner: str | None = None, dispatch: bool = True
+    *,
+    chunk_id: int,
+    owner: str | None = None,
+    dispatch: bool = True,
+    retry_of: str = "",
+    allow_pending: bool = True,
 ) -> BulkTaskChunk | None:
     """Claim a chunk, apply it exactly once, and queue its organization's next chunks.
 
     Returns the chunk once done, or None when another worker holds it, it was
     already done, or its task is no longer running. With ``dispatch=False`` (the
-    command line, which runs every chunk itself) nothing is queued.
+    command line, which runs every chunk itself) nothing is queued. ``retry_of``
+    names the previous try of the same message; workers pass
+    ``allow_pending=False`` (see ``chunk_claim``).
     """
     owner = owner or uuid.uuid4().hex
-    chunk = chunk_claim(chunk_id=chunk_id, owner=owner)
+    chunk = chunk_claim(
+        chunk_id=chunk_id, owner=owner, retry_of=retry_of, allow_pending=allow_pending
+    )
     if chunk is None:
         return None
     bulk_task = BulkTask.objects.get(pk=chunk.task_id)
     log = {**log_context(bulk_task), "chunk": chunk.index, "attempt": chunk.attempts}
     if bulk_task.status != BulkTask.Status.IN_PROGRESS:
         # Failed meanwhile, or sent back for a retry: give the place to another chunk.
-        chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
-        if dispatch:
-            organization_dispatch(organization_id=chunk.organization_id)
-        return None
+        return _give_back(chunk, owner, dispatch)
     if chunk.attempts > settings.BULK_TASK_MAX_ATTEMPTS:
-        chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
-        task_fail(
-            bulk_task=bulk_task,
-            error=f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts "
+        return _fail(
+            bulk_task,
+            chunk,
+            owner,
+            dispatch,
+            f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts "
             f"at line {chunk.first_line}",
         )
-        if dispatch:
-            organization_dispatch(organization_id=chunk.organization_id)
-        return None
     action = action_get(bulk_task.action)
     if action is None:
-        task_fail(bulk_task=bulk_task, error=f"action {bulk_task.action} is no longer available")
-        return None
+        error = f"action {bulk_task.action} is no longer available"
+        return _fail(bulk_task, chunk, owner, dispatch, error)
     try:
         records = _read(bulk_task, action, chunk)
         finished = _apply_with_retries(bulk_task, chunk, owner, action, records, dispatch)
     except LeaseLost:
         logger.warning("bulk task chunk taken over by another worker", extra=log)
         return None
+    except TaskNotRunning:
+        # Its transaction rolled back: nothing of it counts. It waits for a retry.
+        return _give_back(chunk, owner, dispatch)
     except FileNotFoundError:
-        task_fail(bulk_task=bulk_task, error="the uploaded file is no longer stored")
-        return None
+        error = "the uploaded file is no longer stored"
+        return _fail(bulk_task, chunk, owner, dispatch, error)
     except FileFormatError as exc:
-        task_fail(bulk_task=bulk_task, error=str(exc))
-        return None
-    except OperationalError:
-        # The database is away: the queue retries later, and the claim then is free.
-        chunk_release(chunk=chunk, owner=owner)
-        raise
+        return _fail(bulk_task, chunk, owner, dispatch, str(exc))
     except Exception as exc:
+        if database_is_unreachable(exc):
+            # The database is away: the queue retries later, and the claim then is free.
+            chunk_release(chunk=chunk, owner=owner)
+            raise
         if storage_is_unavailable(exc):
             logger.warning("file storage unavailable: %s", exc, extra=log)
             chunk_release(chunk=chunk, owner=owner)
             raise StorageUnavailable(str(exc)) from exc
         logger.exception("bulk task chunk crashed", extra=log)
-        task_fail(
-            bulk_task=bulk_task,
-            error=f"processing stopped at line {chunk.first_line} because of an internal error; "
+        return _fail(
+            bulk_task,
+            chunk,
+            owner,
+            dispatch,
+            f"processing stopped at line {chunk.first_line} because of an internal error; "
             "staff can retry it",
         )
-        return None
     _statistics_refresh(action, chunk.index + 1)
     if finished:
         log_completed(bulk_task)
     chunk.refresh_from_db()
     return chunk
+
+
+def _fail(
+    bulk_task: BulkTask, chunk: BulkTaskChunk, owner: str, dispatch: bool, error: str
+) -> BulkTaskChunk | None:
+    """Fail the task, and give the chunk's place in its organization to another task's chunk.
+
+    Returns None, what ``bulk_task_chunk_process`` returns for a chunk not done.
+    """
+    task_fail(bulk_task=bulk_task, error=error)
+    return _give_back(chunk, owner, dispatch)
+
+
+def _give_back(chunk: BulkTaskChunk, owner: str, dispatch: bool) -> BulkTaskChunk | None:
+    """Leave the chunk ``pending`` for a retry, and dispatch the organization's next chunks.
+
+    Held ``running`` until its lease ran out, it would keep a place under the
+    organization's cap that no one uses.
+    """
+    chunk_release(chunk=chunk, owner=owner, to=BulkTaskChunk.Status.PENDING)
+    if dispatch:
+        organization_dispatch(organization_id=chunk.organization_id)
+    return None
 
 
 def _read(bulk_task: BulkTask, action: Action, chunk: BulkTaskChunk) -> list[Record]:
@@ -210,14 +247,17 @@ def _apply(
         num_skips=len(skipped),
         num_errors=len(errored),
     )
-    # Last, so the task row is locked only for the end of the transaction.
-    BulkTask.objects.filter(pk=bulk_task.pk).update(
+    # Last, so the task row is locked only for the end of the transaction. Only
+    # into a task still running: one that failed meanwhile gets none of this chunk.
+    counted = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
         num_inserts=F("num_inserts") + inserts,
         num_updates=F("num_updates") + updates,
         num_skips=F("num_skips") + len(skipped),
         num_errors=F("num_errors") + len(errored),
         updated_at=timezone.now(),
     )
+    if not counted:
+        raise TaskNotRunning(bulk_task.pk)
     # After the row lock: a chunk that committed before it is seen here as done,
     # so of two last chunks the second one to commit completes the task.
     finished = False

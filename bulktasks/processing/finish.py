@@ -5,12 +5,38 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
+from bulktasks.processing.leases import commit_with_flush_wait
+from core.unavailable import is_service_unavailable
 
 logger = logging.getLogger("bulktasks.services")
+
+# SQLSTATE classes of a server that is away or cannot take us now: connection
+# exceptions, operator intervention (shutting down, starting up), insufficient
+# resources (too many connections). Any other answer means the statement is wrong.
+_OUTAGE_SQLSTATE_CLASSES = ("08", "57", "53")
+
+
+def database_is_unreachable(exc: BaseException) -> bool:
+    """True when an error means the database is away (retry later), not that a statement failed.
+
+    Treating every OperationalError as an outage would release and retry a task
+    forever when the statement itself is refused (too many parameters, say).
+    """
+    if not isinstance(exc, OperationalError) or not is_service_unavailable(exc):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate)[:2] in _OUTAGE_SQLSTATE_CLASSES
+    if connection.vendor != "postgresql" or exc.__cause__ is None:
+        return True
+    # No SQLSTATE: the server never answered (a lost connection) or the driver
+    # refused the statement itself; only the first leaves the connection broken.
+    raw = connection.connection
+    return raw is None or bool(raw.closed) or bool(getattr(raw, "broken", False))
 
 
 def counts(bulk_task: BulkTask) -> dict[str, int]:
@@ -40,15 +66,17 @@ def task_complete(*, bulk_task: BulkTask) -> bool:
     task some other path already finished or failed simply stays as it is.
     """
     now = timezone.now()
-    return bool(
-        BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
-            status=BulkTask.Status.COMPLETED,
-            lease_owner="",
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
+    completed = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
+        status=BulkTask.Status.COMPLETED,
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=now,
+        updated_at=now,
     )
+    if completed:
+        # Shown completed once committed: that commit waits for its WAL on disk.
+        commit_with_flush_wait()
+    return bool(completed)
 
 
 def log_completed(bulk_task: BulkTask) -> None:

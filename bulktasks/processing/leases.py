@@ -28,3 +28,14 @@ def commit_without_flush_wait() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def commit_with_flush_wait() -> None:
+    """Undo ``commit_without_flush_wait`` for this transaction: it completes a task.
+
+    A crash may lose an unflushed chunk (it is applied again), but a task the
+    API already showed ``completed`` must not come back ``inProgress``.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO ON")

@@ -14,7 +14,13 @@ from bulktasks.models import BulkTask, BulkTaskChunk
 from bulktasks.processing.chunks import bulk_task_chunk_process
 from bulktasks.processing.claim import bulk_task_claim
 from bulktasks.processing.dispatch import chunk_enqueue, organization_dispatch
-from bulktasks.processing.finish import counts, log_context, task_fail, task_release
+from bulktasks.processing.finish import (
+    counts,
+    database_is_unreachable,
+    log_context,
+    task_fail,
+    task_release,
+)
 from bulktasks.processing.leases import LeaseLost
 from bulktasks.processing.scan import bulk_task_scan
 from bulktasks.readers import FileFormatError
@@ -28,7 +34,9 @@ ProgressCallback = Callable[[BulkTask], None]
 _RETRY_COUNTDOWN_SECONDS = 5.0
 
 
-def bulk_task_start(*, bulk_task_id: str, owner: str | None = None) -> BulkTask | None:
+def bulk_task_start(
+    *, bulk_task_id: str, owner: str | None = None, retry_of: str = ""
+) -> BulkTask | None:
     """A task's message: scan it, dispatch its chunks, and run its first one here.
 
     A task already scanned (a duplicate message, the sweeper, a retry) only has
@@ -42,7 +50,7 @@ def bulk_task_start(*, bulk_task_id: str, owner: str | None = None) -> BulkTask 
     if bulk_task.scanned_at is not None:
         _resume_scanned(bulk_task)
         return None
-    scanned = _scan(bulk_task_id, owner, dispatch=True)
+    scanned = _scan(bulk_task_id, owner, dispatch=True, retry_of=retry_of)
     if scanned is None:
         return None
     bulk_task, first_chunk = scanned
@@ -99,9 +107,11 @@ def bulk_task_process(
     return bulk_task
 
 
-def _scan(bulk_task_id: str, owner: str, *, dispatch: bool) -> tuple[BulkTask, int | None] | None:
+def _scan(
+    bulk_task_id: str, owner: str, *, dispatch: bool, retry_of: str = ""
+) -> tuple[BulkTask, int | None] | None:
     """Claim and scan the task; None if another worker holds it."""
-    bulk_task = bulk_task_claim(bulk_task_id=bulk_task_id, owner=owner)
+    bulk_task = bulk_task_claim(bulk_task_id=bulk_task_id, owner=owner, retry_of=retry_of)
     if bulk_task is None:
         return None
     log = {**log_context(bulk_task), "attempt": bulk_task.attempts}
@@ -127,11 +137,11 @@ def _scan(bulk_task_id: str, owner: str, *, dispatch: bool) -> tuple[BulkTask, i
     except LeaseLost:
         logger.warning("bulk task taken over by another worker", extra=log)
         return None
-    except OperationalError:
-        # The database is away: the queue retries later, and that claim is free.
-        task_release(bulk_task=bulk_task, owner=owner)
-        raise
     except Exception as exc:
+        if database_is_unreachable(exc):
+            # The database is away: the queue retries later, and that claim is free.
+            task_release(bulk_task=bulk_task, owner=owner)
+            raise
         if storage_is_unavailable(exc):
             logger.warning("file storage unavailable: %s", exc, extra=log)
             task_release(bulk_task=bulk_task, owner=owner)

@@ -3,7 +3,8 @@
 It finds what fails a file (bad encoding, a broken header, an open quote), counts
 the items, finds the lines that repeat an earlier line across the whole file,
 and records where each chunk starts, so that chunks can then run on any worker
-in any order. Memory stays flat: 12 bytes per keyed line, whatever the lines hold.
+in any order. Memory stays flat: 12 bytes per keyed line, whatever the lines hold,
+and 8 more per repeated line; rows are written in batches, never all at once.
 """
 
 from __future__ import annotations
@@ -11,25 +12,30 @@ from __future__ import annotations
 import time
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice, pairwise
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from bulktasks.actions import Action
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing.dispatch import organization_dispatch
 from bulktasks.processing.files import stored_file_range
+from bulktasks.processing.finish import task_complete
 from bulktasks.processing.leases import LeaseLost, lease_duration
 from bulktasks.readers import Position, Record, RecordReader
 
 # How many records the scan reads between two looks at the clock.
 _SCAN_CLOCK_EVERY = 10_000
 REASON_MAX_LENGTH = 1000
+# Rows per INSERT: PostgreSQL takes at most 65,535 parameters in one statement
+# (a chunk row has 18, a report line 4), and a batch is built only when written.
+WRITE_BATCH = 2000
 
 
 @dataclass(slots=True)
@@ -62,8 +68,18 @@ def bulk_task_scan(
     keyed = type(action).key is not Action.key
     renew_after = settings.BULK_TASK_LEASE_SECONDS / 3
     renewed = time.monotonic()
+
+    def keep_lease() -> None:
+        nonlocal renewed
+        if time.monotonic() - renewed >= renew_after:
+            _renew_lease(bulk_task, owner)
+            renewed = time.monotonic()
+
     count = 0
     span: _Span | None = None
+    # Lines applied before chunks existed (see BulkTask.resume_after_line): their
+    # own chunks, recorded done, so neither their writes nor counters repeat.
+    applied = bulk_task.resume_after_line or 0
     with stored_file_range(bulk_task.file_key) as stream:
         reader = RecordReader(
             stream,
@@ -72,7 +88,7 @@ def bulk_task_scan(
             required=action.required_columns,
         )
         for record in reader:
-            if span is None or span.records == size:
+            if span is None or span.records == size or (span.last_line <= applied < record.line):
                 span = _Span(start=reader.record_start, first_line=record.line)
                 spans.append(span)
             span.records += 1
@@ -83,63 +99,89 @@ def bulk_task_scan(
                 if key is not None:
                     hashes.append(hash(key))
                     keyed_lines.append(record.line)
-            if count % _SCAN_CLOCK_EVERY == 0 and time.monotonic() - renewed >= renew_after:
-                _renew_lease(bulk_task, owner)
-                renewed = time.monotonic()
+            if count % _SCAN_CLOCK_EVERY == 0:
+                keep_lease()
     file_end = int(bulk_task.file_size or 0)
     for current, following in pairwise(spans):
         current.end_offset = following.start.offset
     if spans:
         spans[-1].end_offset = max(file_end, spans[-1].start.offset)
     header = list(reader.header) if reader.header is not None else None
-    duplicates = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header)
+    repeats, firsts = _duplicates(bulk_task, action, hashes, keyed_lines, spans, header, keep_lease)
     del hashes, keyed_lines
+    if applied:
+        # Repeats among the applied lines were reported then; only the first lines count.
+        kept_from = bisect_right(repeats, applied)
+        repeats, firsts = repeats[kept_from:], firsts[kept_from:]
 
     now = timezone.now()
     kept: list[int] = []
     with transaction.atomic():
         _renew_lease(bulk_task, owner)
-        BulkTaskChunk.objects.bulk_create(
-            BulkTaskChunk(
-                task_id=bulk_task.pk,
-                organization_id=bulk_task.organization_id,
-                index=index,
-                start_offset=span.start.offset,
-                end_offset=span.end_offset,
-                start_lines=span.start.lines,
-                first_line=span.first_line,
-                last_line=span.last_line,
-                num_records=span.records,
-            )
-            for index, span in enumerate(spans)
+        _write_in_batches(
+            BulkTaskChunk,
+            (
+                BulkTaskChunk(
+                    task_id=bulk_task.pk,
+                    organization_id=bulk_task.organization_id,
+                    index=index,
+                    start_offset=span.start.offset,
+                    end_offset=span.end_offset,
+                    start_lines=span.start.lines,
+                    first_line=span.first_line,
+                    last_line=span.last_line,
+                    num_records=span.records,
+                    status=(
+                        BulkTaskChunk.Status.DONE
+                        if span.last_line <= applied
+                        else BulkTaskChunk.Status.PENDING
+                    ),
+                )
+                for index, span in enumerate(spans)
+            ),
         )
         # A repeated line's outcome is known now: recorded here, and the chunk
         # that holds it finds it recorded and leaves it alone.
-        BulkTaskLine.objects.bulk_create(
-            BulkTaskLine(
-                task_id=bulk_task.pk,
-                kind=BulkTaskLine.Kind.ERRORED,
-                line=line,
-                reason=reason[:REASON_MAX_LENGTH],
-            )
-            for line, reason in duplicates
+        _write_in_batches(
+            BulkTaskLine,
+            (
+                BulkTaskLine(
+                    task_id=bulk_task.pk,
+                    kind=BulkTaskLine.Kind.ERRORED,
+                    line=line,
+                    reason=action.duplicate_reason(first)[:REASON_MAX_LENGTH],
+                )
+                for line, first in zip(repeats, firsts, strict=True)
+            ),
         )
         # The chunks hold leases of their own from now on.
         BulkTask.objects.filter(pk=bulk_task.pk).update(
             num_items=count,
-            num_errors=len(duplicates),
+            # Added: the errors of lines applied before chunks existed stay counted.
+            num_errors=F("num_errors") + len(repeats),
             file_columns=header,
             scanned_at=now,
             lease_owner="",
             lease_expires_at=None,
             updated_at=now,
         )
-        if dispatch:
+        if not any(span.last_line > applied for span in spans):
+            # Nothing left to apply (an empty file, or one applied to its end
+            # before chunks existed): no chunk will ever complete the task.
+            task_complete(bulk_task=bulk_task)
+        elif dispatch:
             kept = organization_dispatch(
                 organization_id=bulk_task.organization_id, keep=1, first_from=bulk_task.pk
             )[:1]
     bulk_task.refresh_from_db()
     return bulk_task, (kept[0] if kept else None)
+
+
+def _write_in_batches(model: type[models.Model], rows: Iterable[models.Model]) -> None:
+    """Insert the rows ``WRITE_BATCH`` at a time, building each batch only when it is written."""
+    rows = iter(rows)
+    while batch := list(islice(rows, WRITE_BATCH)):
+        model._default_manager.bulk_create(batch)
 
 
 def _renew_lease(bulk_task: BulkTask, owner: str) -> None:
@@ -165,26 +207,33 @@ def _duplicates(
     keyed_lines: array[int],
     spans: list[_Span],
     header: list[str] | None,
-) -> list[tuple[int, str]]:
-    """The lines whose key repeats an earlier valid line's, with their reasons, in line order.
+    keep_lease: Callable[[], None],
+) -> tuple[array[int], array[int]]:
+    """The lines whose key repeats an earlier valid line's, in line order, and the lines they repeat.
 
     Sorting the hashes finds the candidates; the chunks holding them are read again
     and their keys compared exactly, so a hash collision never makes a duplicate.
+    The lease is renewed along this second read too: it can be most of the file.
     """
+    repeats: array[int] = array("I")
+    firsts_of_repeats: array[int] = array("I")
     if len(hashes) < 2:
-        return []
+        return repeats, firsts_of_repeats
     ordered = sorted(hashes)
     repeated = {a for a, b in pairwise(ordered) if a == b}
     del ordered
     if not repeated:
-        return []
+        return repeats, firsts_of_repeats
     candidates = {line for h, line in zip(hashes, keyed_lines, strict=True) if h in repeated}
     firsts = [span.first_line for span in spans]
     wanted = sorted({bisect_right(firsts, line) - 1 for line in candidates})
     first_of: dict[str, int] = {}
-    duplicates: list[tuple[int, str]] = []
+    read = 0
     for index in wanted:
         for record in _span_records(bulk_task, action, spans[index], header):
+            read += 1
+            if read % _SCAN_CLOCK_EVERY == 0:
+                keep_lease()
             if record.line not in candidates or record.values is None:
                 continue
             # Only a valid line can be the first of a key, or repeat one.
@@ -194,10 +243,11 @@ def _duplicates(
             if key is None:
                 continue
             if key in first_of:
-                duplicates.append((record.line, action.duplicate_reason(first_of[key])))
+                repeats.append(record.line)
+                firsts_of_repeats.append(first_of[key])
             else:
                 first_of[key] = record.line
-    return duplicates
+    return repeats, firsts_of_repeats
 
 
 def _span_records(

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
@@ -23,15 +23,31 @@ def bulk_task_sweep() -> list[str]:
     """Send again the scans and chunks left behind; return the ids of the tasks concerned.
 
     - a pending task whose message was lost, or a scan whose worker died;
+    - a task marked scanned that has no chunks (left so by an older version):
+      it is scanned again;
     - a queued chunk whose message was lost, or a running chunk whose worker
       died (its next claim takes it over and counts an attempt);
     - an organization with chunks waiting and room under its cap (a dispatch
       lost with a broker outage).
     """
+    _unscan_without_chunks()
     swept = _sweep_scans()
     swept += [task for task in _sweep_chunks() if task not in swept]
     _sweep_dispatch()
     return swept
+
+
+def _unscan_without_chunks() -> None:
+    """A scan commits its chunks and ``scanned_at`` together, so a task scanned with none
+    was never cut into chunks: nothing would ever run or complete it. Scan it again."""
+    grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    BulkTask.objects.filter(
+        status__in=[BulkTask.Status.PENDING, BulkTask.Status.IN_PROGRESS],
+        scanned_at__isnull=False,
+        updated_at__lt=timezone.now() - grace,
+    ).exclude(Exists(BulkTaskChunk.objects.filter(task_id=OuterRef("pk")))).update(
+        scanned_at=None, lease_owner="", lease_expires_at=None
+    )
 
 
 def _sweep_scans() -> list[str]:

@@ -1,0 +1,101 @@
+"""A task in progress when chunks arrived (migration 0006) finishes, each line counted once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.processing import bulk_task_process, bulk_task_sweep
+from bulktasks.services import bulk_task_create
+from tests.bulktasks.files import csv_file
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+BEFORE = ("bulktasks", "0005_bulktask_download_permission_and_audit")
+AFTER = ("bulktasks", "0006_bulktaskchunk")
+
+
+def _migrate(target: tuple[str, str]) -> MigrationExecutor:
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+    return MigrationExecutor(connection)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_halfway_through_at_the_upgrade_completes_without_counting_a_line_twice():
+    acme = OrganizationFactory(slug="acme")
+    rows = [
+        "a@example.com,A,1",
+        "b@example.com,B,2",
+        "c@example.com,C,3",  # applied line by line before the upgrade, up to here
+        "d@example.com,D,4",
+        "e@example.com,E,5",
+        "a@example.com,A,6",  # repeats line 2, which was applied before
+    ]
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        file=csv_file(rows),
+        original_name="people.csv",
+        enqueue=False,
+    )
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        MembershipFactory(user=UserFactory(email=email), organization=acme)
+    try:
+        old = _migrate(BEFORE).loader.project_state([BEFORE]).apps
+        old.get_model("bulktasks", "BulkTask").objects.filter(pk=task.pk).update(
+            status="inProgress",
+            scanned_at=timezone.now(),
+            checkpoint_line=4,
+            num_items=6,
+            num_inserts=3,
+        )
+        _migrate(AFTER)
+        done = bulk_task_process(bulk_task_id=task.pk)
+    finally:
+        _migrate(AFTER)
+
+    assert done is not None
+    assert (done.status, done.num_items, done.num_inserts, done.num_skips, done.num_errors) == (
+        "completed",
+        6,
+        5,
+        0,
+        1,
+    )
+    assert list(BulkTaskLine.objects.filter(task=task).values_list("line", "reason")) == [
+        (7, "email: duplicate of line 2")
+    ]
+    assert set(done.chunks.values_list("status", flat=True)) == {"done"}
+    assert BulkTask.objects.get(pk=task.pk).resume_after_line == 4
+
+
+@pytest.mark.django_db
+def test_a_task_marked_scanned_without_chunks_is_scanned_again_by_the_sweeper():
+    acme = OrganizationFactory(slug="acme")
+    task, _ = bulk_task_create(
+        organization=acme,
+        created_by=None,
+        action="users.import",
+        file=csv_file(["a@example.com,A,1", "b@example.com,B,2"]),
+        original_name="people.csv",
+        enqueue=False,
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    BulkTask.objects.filter(pk=task.pk).update(
+        status="inProgress", scanned_at=long_ago, updated_at=long_ago
+    )
+
+    with mock.patch("bulktasks.processing.sweep.bulk_task_enqueue") as enqueue:
+        assert bulk_task_sweep() == [task.pk]
+    enqueue.assert_called_once_with(bulk_task_id=task.pk)
+    done = bulk_task_process(bulk_task_id=task.pk)
+
+    assert done is not None
+    assert (done.status, done.num_inserts) == ("completed", 2)
