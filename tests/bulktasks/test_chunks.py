@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
+from array import array
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 
@@ -375,3 +377,13 @@ def test_an_organization_has_at_most_its_cap_of_chunks_in_flight_shared_round_ro
     assert statuses(small) == ["queued"]
     assert statuses(big) == ["done", "queued", "pending", "pending", "pending"]
     assert sent[-1] == small.chunks.get().pk
+
+
+def test_the_repeated_hashes_are_exactly_those_seen_more_than_once_across_every_slice():
+    rng = random.Random(7)
+    unique = [rng.randint(-(2**63), 2**63 - 1) for _ in range(5000)]
+    repeats = unique[:300]
+    hashes = array("q", unique + repeats + repeats[:10])
+    rng.shuffle(hashes)
+
+    assert scan_module._repeated_hashes(hashes) == set(repeats)
