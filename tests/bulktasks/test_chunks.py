@@ -25,40 +25,13 @@ from bulktasks.processing import (
 )
 from bulktasks.processing import scan as scan_module
 from bulktasks.processing.finish import task_complete, task_fail
-from bulktasks.services import bulk_task_create
 from bulktasks.storage import StorageUnavailable
-from tests.bulktasks.files import csv_file, people_rows
+from tests.bulktasks.files import people_rows
+from tests.bulktasks.pipeline import pending, scanned
 from tests.factories import OrganizationFactory
 from users.models import Membership
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def acme():
-    return OrganizationFactory(slug="acme")
-
-
-def pending(organization, rows: list[str]) -> BulkTask:
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=False,
-    )
-    return task
-
-
-def scanned(task: BulkTask) -> list[BulkTaskChunk]:
-    """Scan the task as a worker would, without dispatching; its chunks in file order."""
-    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="scanner")
-    assert claimed is not None
-    bulk_task_scan(
-        bulk_task=claimed, owner="scanner", action=action_get("users.import"), dispatch=False
-    )
-    return list(BulkTaskChunk.objects.filter(task=task).order_by("index"))
 
 
 def report(task_id: str) -> tuple:
