@@ -16,7 +16,7 @@ from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing import bulk_task_enqueue, bulk_task_process, bulk_task_sweep
 from config.celery import app as celery_app
 from tests.bulktasks.files import csv_file, people_rows
-from tests.bulktasks.pipeline import pending
+from tests.bulktasks.pipeline import pending, report
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.workers import start_worker, wait_for
@@ -74,24 +74,6 @@ def existing_members(organizations, count: int) -> None:
             user = UserFactory(email=f"existing{n}@example.com")
             for organization in organizations:
                 MembershipFactory(organization=organization, user=user)
-
-
-def report(task_id: str) -> tuple:
-    task = BulkTask.objects.get(pk=task_id)
-    lines = list(
-        BulkTaskLine.objects.filter(task_id=task_id)
-        .order_by("line")
-        .values_list("kind", "line", "reason")
-    )
-    return (
-        task.status,
-        task.num_items,
-        task.num_inserts,
-        task.num_updates,
-        task.num_skips,
-        task.num_errors,
-        lines,
-    )
 
 
 def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(
@@ -190,7 +172,8 @@ def test_a_worker_killed_with_chunks_in_flight_is_resumed_with_exactly_the_unint
 
     wait_for(swept_until_finished, timeout=120, interval=0.5)
 
-    assert report(task.pk) == report(reference.pk)
+    assert report(task) == report(reference)
+    assert task.status == reference.status
     resumed = status_of(task.pk)
     assert resumed.status == BulkTask.Status.COMPLETED
     chunks = chunks_of(task.pk)
