@@ -30,16 +30,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, save
-from bench.stack import DEFAULT_REDIS_URL, Stack
+from bench.stack import Stack
 from bench.tenants import (
     DEMO_PASSWORD,
     ORGANIZATION_A,
     ORGANIZATION_B,
     Member,
     Upload,
+    add_stack_options,
     chunk_spans,
     distribution,
     people_csv,
+    scenario_parser,
     since,
     start_quiet,
     task_rows,
@@ -51,10 +53,7 @@ SMALL_TASK_TARGET_SECONDS = 5.0
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = scenario_parser(__doc__)
     parser.add_argument("--lines", type=int, default=200_000, help="lines of each big file (A)")
     parser.add_argument("--big", type=int, default=2, help="big files organization A uploads")
     parser.add_argument("--small", type=int, default=10, help="small files organization B uploads")
@@ -63,11 +62,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--delay", type=float, default=2.0, help="seconds from A's last upload to B's first"
     )
-    parser.add_argument("--poll", type=float, default=0.25, help="seconds between GETs of a task")
-    parser.add_argument("--timeout", type=float, default=1800, help="give up after this long")
-    parser.add_argument("--database", default="bulktasks_bench_fairness")
-    parser.add_argument("--port", type=int, default=8772)
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    add_stack_options(
+        parser,
+        database="bulktasks_bench_fairness",
+        port=8772,
+        timeout_help="give up after this long",
+    )
     return parser
 
 

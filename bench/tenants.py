@@ -10,6 +10,7 @@ behind the same API.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import math
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bench.common import PYTHON, ROOT, manage
+from bench.stack import DEFAULT_REDIS_URL
 
 if TYPE_CHECKING:
     from bench.stack import Stack
@@ -34,6 +36,25 @@ DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - the demo's published passwo
 ORGANIZATION_A = ("acme", "reader@acme.example")
 ORGANIZATION_B = ("globex", "member@globex.example")
 FINISHED = ("completed", "failed")
+
+
+def scenario_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A scenario's parser: the first paragraph of its docstring, and every default in --help."""
+    return argparse.ArgumentParser(
+        description=doc.split("\n\n", 1)[0] if doc else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+def add_stack_options(
+    parser: argparse.ArgumentParser, *, database: str, port: int, timeout_help: str
+) -> None:
+    """The options every scenario against a started stack takes: polling, and where it runs."""
+    parser.add_argument("--poll", type=float, default=0.25, help="seconds between GETs of a task")
+    parser.add_argument("--timeout", type=float, default=1800, help=timeout_help)
+    parser.add_argument("--database", default=database)
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
 
 
 def people_csv(prefix: str, lines: int) -> bytes:

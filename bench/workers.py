@@ -31,13 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, median, save
 from bench.cpu import DatabaseCpu, machine_cpu_ticks, process_tree_cpu_seconds
-from bench.stack import DEFAULT_REDIS_URL, Stack
+from bench.stack import Stack
 from bench.tenants import (
     DEMO_PASSWORD,
     ORGANIZATION_A,
     Member,
+    add_stack_options,
     chunk_spans,
     people_csv,
+    scenario_parser,
     start_quiet,
     task_rows,
     wait_finished,
@@ -49,10 +51,7 @@ SPEEDUP_TARGET = 1.2
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = scenario_parser(__doc__)
     parser.add_argument("--lines", type=int, default=200_000, help="lines of the file")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each concurrency")
     parser.add_argument(
@@ -63,11 +62,12 @@ def parser() -> argparse.ArgumentParser:
         metavar=("FEW", "MANY"),
         help="the two worker concurrencies compared",
     )
-    parser.add_argument("--poll", type=float, default=0.25, help="seconds between GETs")
-    parser.add_argument("--timeout", type=float, default=1800, help="give up on a run after this")
-    parser.add_argument("--database", default="bulktasks_bench_workers")
-    parser.add_argument("--port", type=int, default=8773)
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    add_stack_options(
+        parser,
+        database="bulktasks_bench_workers",
+        port=8773,
+        timeout_help="give up on a run after this",
+    )
     return parser
 
 

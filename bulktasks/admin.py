@@ -46,8 +46,24 @@ class ActionListFilter(admin.SimpleListFilter):
         return queryset.filter(action=value) if value else queryset
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the service only: the admin never adds, changes or deletes one."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Never: the service creates these rows."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Never: the service alone writes these rows."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Never: these rows are a record to keep."""
+        return False
+
+
 @admin.register(BulkTask)
-class BulkTaskAdmin(admin.ModelAdmin):
+class BulkTaskAdmin(ReadOnlyAdmin):
     """Tasks are produced by processing, so staff can read them but not edit them."""
 
     list_display = [
@@ -258,15 +274,6 @@ class BulkTaskAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in BulkTask._meta.fields] + ["download"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def render_change_form(
         self,
         request: HttpRequest,
@@ -294,7 +301,7 @@ class StorageProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(BulkTaskFileDownload)
-class BulkTaskFileDownloadAdmin(admin.ModelAdmin):
+class BulkTaskFileDownloadAdmin(ReadOnlyAdmin):
     """The audit log of original files downloaded: superusers read it, nobody writes it here."""
 
     list_display = [
@@ -332,15 +339,6 @@ class BulkTaskFileDownloadAdmin(admin.ModelAdmin):
         # Who downloaded what is itself sensitive: superusers only, whatever
         # permissions staff were given.
         return _is_superuser(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _is_superuser(request: HttpRequest) -> bool:

@@ -9,7 +9,15 @@ from typing import Any
 from drf_spectacular.generators import SchemaGenerator
 from jsonschema import Draft4Validator, FormatChecker
 
-GET_BULK_TASK = ("/v1/organizations/{organizationId}/bulk-tasks/{bulkTaskId}", "get")
+# The API's paths as the schema names them.
+TASKS = "/v1/organizations/{organizationId}/bulk-tasks"
+TASK = TASKS + "/{bulkTaskId}"
+LINES = TASK + "/lines"
+TOKEN = "/v1/auth/token"
+REFRESH = "/v1/auth/token/refresh"
+LOGOUT = "/v1/auth/logout"
+
+GET_BULK_TASK = (TASK, "get")
 
 
 @cache

@@ -8,9 +8,12 @@ task, and exactly one chunk does.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, ParamSpec
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -23,18 +26,19 @@ from bulktasks.processing.claim import chunk_claim
 from bulktasks.processing.dispatch import organization_dispatch
 from bulktasks.processing.finish import (
     chunk_release,
-    database_is_unreachable,
     log_completed,
     log_context,
+    raise_if_outage,
     task_complete,
     task_fail,
 )
 from bulktasks.processing.leases import LeaseLost, commit_without_flush_wait, lease_duration
 from bulktasks.processing.scan import REASON_MAX_LENGTH, chunk_records
 from bulktasks.readers import FileFormatError, Position, Record
-from bulktasks.storage import StorageUnavailable, storage_is_unavailable
 
 logger = logging.getLogger("bulktasks.services")
+
+P = ParamSpec("P")
 
 
 class TaskNotRunning(Exception):
@@ -83,7 +87,7 @@ def bulk_task_chunk_process(
         return _fail(bulk_task, chunk, owner, dispatch, error)
     try:
         records = _read(bulk_task, action, chunk)
-        finished = _apply_with_retries(bulk_task, chunk, owner, action, records, dispatch)
+        finished = _apply(bulk_task, chunk, owner, action, records, dispatch)
     except LeaseLost:
         logger.warning("bulk task chunk taken over by another worker", extra=log)
         return None
@@ -96,14 +100,7 @@ def bulk_task_chunk_process(
     except FileFormatError as exc:
         return _fail(bulk_task, chunk, owner, dispatch, str(exc))
     except Exception as exc:
-        if database_is_unreachable(exc):
-            # The database is away: the queue retries later, and the claim then is free.
-            chunk_release(chunk=chunk, owner=owner)
-            raise
-        if storage_is_unavailable(exc):
-            logger.warning("file storage unavailable: %s", exc, extra=log)
-            chunk_release(chunk=chunk, owner=owner)
-            raise StorageUnavailable(str(exc)) from exc
+        raise_if_outage(exc, release=lambda: chunk_release(chunk=chunk, owner=owner), log=log)
         logger.exception("bulk task chunk crashed", extra=log)
         return _fail(
             bulk_task,
@@ -159,28 +156,24 @@ def _read(bulk_task: BulkTask, action: Action, chunk: BulkTaskChunk) -> list[Rec
     return read
 
 
-def _apply_with_retries(
-    bulk_task: BulkTask,
-    chunk: BulkTaskChunk,
-    owner: str,
-    action: Action,
-    records: list[Record],
-    dispatch: bool,
-) -> bool:
-    """Apply the chunk; a concurrent import creating the same person is retried once it committed.
+def _retried_on_collision(apply: Callable[P, bool]) -> Callable[P, bool]:
+    """Apply again when a concurrent import created the same person, once it committed.
 
     The collision on a unique e-mail rolls the whole chunk back, so applying it
-    again starts from nothing.
+    again starts from nothing; the third collision is raised.
     """
-    for attempt in range(3):
-        try:
-            return _apply(bulk_task, chunk, owner, action, records, dispatch)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+
+    @functools.wraps(apply)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> bool:
+        for _ in range(2):
+            with suppress(IntegrityError):
+                return apply(*args, **kwargs)
+        return apply(*args, **kwargs)
+
+    return retried
 
 
+@_retried_on_collision
 @transaction.atomic
 def _apply(
     bulk_task: BulkTask,

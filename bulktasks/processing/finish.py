@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 
 from django.db import OperationalError, connection
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
 from bulktasks.processing.leases import commit_with_flush_wait
+from bulktasks.storage import StorageUnavailable, storage_is_unavailable
 from core.unavailable import is_service_unavailable
 
 logger = logging.getLogger("bulktasks.services")
@@ -37,6 +39,23 @@ def database_is_unreachable(exc: BaseException) -> bool:
     # refused the statement itself; only the first leaves the connection broken.
     raw = connection.connection
     return raw is None or bool(raw.closed) or bool(getattr(raw, "broken", False))
+
+
+def raise_if_outage(
+    exc: Exception, *, release: Callable[[], object], log: dict[str, object]
+) -> None:
+    """Release the claim and raise when the database or the file storage is away; else return.
+
+    The queue retries the message later, and the claim is free by then. Any other
+    error returns, for the caller to fail the task.
+    """
+    if database_is_unreachable(exc):
+        release()
+        raise exc
+    if storage_is_unavailable(exc):
+        logger.warning("file storage unavailable: %s", exc, extra=log)
+        release()
+        raise StorageUnavailable(str(exc)) from exc
 
 
 def counts(bulk_task: BulkTask) -> dict[str, int]:

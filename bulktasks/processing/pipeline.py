@@ -16,15 +16,15 @@ from bulktasks.processing.claim import bulk_task_claim
 from bulktasks.processing.dispatch import chunk_enqueue, organization_dispatch
 from bulktasks.processing.finish import (
     counts,
-    database_is_unreachable,
     log_context,
+    raise_if_outage,
     task_fail,
     task_release,
 )
 from bulktasks.processing.leases import LeaseLost
 from bulktasks.processing.scan import bulk_task_scan
 from bulktasks.readers import FileFormatError
-from bulktasks.storage import StorageUnavailable, bulk_task_storage, storage_is_unavailable
+from bulktasks.storage import StorageUnavailable, bulk_task_storage
 
 logger = logging.getLogger("bulktasks.services")
 
@@ -138,14 +138,9 @@ def _scan(
         logger.warning("bulk task taken over by another worker", extra=log)
         return None
     except Exception as exc:
-        if database_is_unreachable(exc):
-            # The database is away: the queue retries later, and that claim is free.
-            task_release(bulk_task=bulk_task, owner=owner)
-            raise
-        if storage_is_unavailable(exc):
-            logger.warning("file storage unavailable: %s", exc, extra=log)
-            task_release(bulk_task=bulk_task, owner=owner)
-            raise StorageUnavailable(str(exc)) from exc
+        raise_if_outage(
+            exc, release=lambda: task_release(bulk_task=bulk_task, owner=owner), log=log
+        )
         logger.exception("bulk task scan crashed", extra=log)
         error = "processing stopped while reading the file because of an internal error; staff can retry it"
         return task_fail(bulk_task=bulk_task, error=error, owner=owner), None

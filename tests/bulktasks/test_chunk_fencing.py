@@ -8,53 +8,29 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bulktasks.actions import action_get
 from bulktasks.actions.users_import import UsersImport
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing import (
     bulk_task_chunk_process,
-    bulk_task_claim,
     bulk_task_process,
-    bulk_task_scan,
 )
 from bulktasks.processing import chunks as chunks_module
 from bulktasks.processing.finish import task_fail
-from bulktasks.services import bulk_task_create, bulk_task_retry
+from bulktasks.services import bulk_task_retry
 from bulktasks.tasks import process_bulk_task_chunk
-from tests.bulktasks.files import csv_file, people_rows
-from tests.factories import OrganizationFactory
+from tests.bulktasks.files import people_rows
+from tests.bulktasks.pipeline import pending, scanned
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def acme():
-    return OrganizationFactory(slug="acme")
-
-
-def scanned(organization, rows: list[str]) -> tuple[BulkTask, list[BulkTaskChunk]]:
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=False,
-    )
-    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="scanner")
-    assert claimed is not None
-    bulk_task_scan(
-        bulk_task=claimed, owner="scanner", action=action_get("users.import"), dispatch=False
-    )
-    return task, list(BulkTaskChunk.objects.filter(task=task).order_by("index"))
 
 
 def test_a_task_failed_while_its_chunk_was_read_gets_nothing_of_that_chunk(
     acme, settings, monkeypatch
 ):
     settings.BULK_TASK_CHUNK_SIZE = 2
-    task, (first, second) = scanned(acme, [*people_rows(2), "a@example.com,A,9", "x,X,1"])
+    task = pending(acme, [*people_rows(2), "a@example.com,A,9", "x,X,1"])
+    first, second = scanned(task)
     assert bulk_task_chunk_process(chunk_id=first.pk, owner="w", dispatch=False) is not None
     before = BulkTask.objects.get(pk=task.pk)
     real_read = chunks_module._read
@@ -90,7 +66,7 @@ def test_a_task_failed_while_its_chunk_was_read_gets_nothing_of_that_chunk(
 
 def test_a_worker_message_for_a_chunk_not_dispatched_does_not_start_it(acme, settings):
     settings.BULK_TASK_CHUNK_SIZE = 2
-    _, (first, _second) = scanned(acme, people_rows(4))
+    first, _second = scanned(pending(acme, people_rows(4)))
     BulkTask.objects.filter(pk=first.task_id).update(status="inProgress")
 
     process_bulk_task_chunk.apply(args=[first.pk])
@@ -106,8 +82,10 @@ def test_a_worker_message_for_a_chunk_not_dispatched_does_not_start_it(acme, set
 def test_a_chunk_that_fails_its_task_gives_its_place_to_another_task(acme, settings, monkeypatch):
     settings.BULK_TASK_CHUNK_SIZE = 2
     settings.BULK_TASK_ORGANIZATION_CONCURRENCY = 1
-    broken, (chunk,) = scanned(acme, people_rows(2))
-    other, (waiting,) = scanned(acme, people_rows(2, start=10))
+    broken = pending(acme, people_rows(2))
+    [chunk] = scanned(broken)
+    other = pending(acme, people_rows(2, start=10))
+    [waiting] = scanned(other)
     BulkTask.objects.filter(pk__in=[broken.pk, other.pk]).update(status="inProgress")
     BulkTaskChunk.objects.filter(pk=chunk.pk).update(status="queued")
 
@@ -128,7 +106,7 @@ def test_a_chunk_that_fails_its_task_gives_its_place_to_another_task(acme, setti
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
 def test_the_transaction_completing_a_task_waits_for_its_commit_to_be_on_disk(acme, settings):
     settings.BULK_TASK_CHUNK_SIZE = 2
-    _, (first, last) = scanned(acme, people_rows(4))
+    first, last = scanned(pending(acme, people_rows(4)))
     BulkTask.objects.filter(pk=first.task_id).update(status="inProgress")
     with CaptureQueriesContext(connection) as before_last:
         bulk_task_chunk_process(chunk_id=first.pk, owner="w", dispatch=False)

@@ -8,13 +8,12 @@ import pytest
 from django.db import OperationalError
 
 from bulktasks import tasks
-from bulktasks.actions import action_get
 from bulktasks.actions.users_import import UsersImport
-from bulktasks.models import BulkTask, BulkTaskChunk
-from bulktasks.processing import bulk_task_chunk_process, bulk_task_claim, bulk_task_scan
+from bulktasks.models import BulkTask
+from bulktasks.processing import bulk_task_chunk_process, bulk_task_claim
 from bulktasks.processing import chunks as chunks_module
-from bulktasks.services import bulk_task_create
-from tests.bulktasks.files import csv_file, people_rows
+from tests.bulktasks.files import people_rows
+from tests.bulktasks.pipeline import pending, scanned
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,20 +22,8 @@ pytestmark = pytest.mark.django_db
 def test_a_retry_reclaims_the_chunk_its_failed_release_left_running_without_an_attempt(
     monkeypatch,
 ):
-    task, _ = bulk_task_create(
-        organization=OrganizationFactory(slug="acme"),
-        created_by=None,
-        action="users.import",
-        file=csv_file(people_rows(2)),
-        original_name="people.csv",
-        enqueue=False,
-    )
-    claimed = bulk_task_claim(bulk_task_id=task.pk, owner="scanner")
-    assert claimed is not None
-    bulk_task_scan(
-        bulk_task=claimed, owner="scanner", action=action_get("users.import"), dispatch=False
-    )
-    [chunk] = BulkTaskChunk.objects.filter(task=task)
+    task = pending(OrganizationFactory(slug="acme"), people_rows(2))
+    [chunk] = scanned(task)
     real_apply = UsersImport.apply
 
     def outage(self, **kwargs):
@@ -73,14 +60,7 @@ def test_the_owner_names_the_message_and_its_try_so_a_retry_knows_its_previous_o
 
 
 def test_a_retry_reclaims_the_scan_its_failed_release_left_held_without_an_attempt():
-    task, _ = bulk_task_create(
-        organization=OrganizationFactory(slug="acme"),
-        created_by=None,
-        action="users.import",
-        file=csv_file(people_rows(2)),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(OrganizationFactory(slug="acme"), people_rows(2))
     assert bulk_task_claim(bulk_task_id=task.pk, owner="host-a/message-1/0") is not None
 
     assert bulk_task_claim(bulk_task_id=task.pk, owner="host-b/message-2/0") is None

@@ -21,34 +21,16 @@ from bulktasks.processing import sweep as sweep_module
 from bulktasks.services import bulk_task_create, bulk_task_retry
 from bulktasks.tasks import flush_expired_idempotency_keys
 from tests.bulktasks.files import csv_file, people_rows, raw_file
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.bulktasks.pipeline import pending
+from tests.factories import MembershipFactory, UserFactory
 from users.models import Membership, User
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def acme():
-    return OrganizationFactory(slug="acme")
-
-
-def pending(organization, upload=None, **fields) -> BulkTask:
-    """A pending users.import task, not queued (the test drives it); one person by default."""
-    upload = upload or csv_file(people_rows(1))
-    task, _ = bulk_task_create(
-        organization=organization,
-        action="users.import",
-        file=upload,
-        original_name=upload.name,
-        enqueue=False,
-        **{"created_by": None, **fields},
-    )
-    return task
-
-
 def run(organization, upload, *, override: bool = False) -> BulkTask:
     """Create a task from an upload and process it to its end, in this process."""
-    task = pending(organization, upload, override=override)
+    task = pending(organization, upload=upload, override=override)
     finished = bulk_task_process(bulk_task_id=task.pk)
     assert finished is not None
     return finished
@@ -316,14 +298,7 @@ def test_processing_a_finished_task_again_does_nothing(acme):
 
 
 def test_a_task_held_by_a_live_worker_cannot_be_claimed_by_another(acme):
-    task, _ = bulk_task_create(
-        organization=acme,
-        created_by=None,
-        action="users.import",
-        file=csv_file(people_rows(1)),
-        original_name="p.csv",
-        enqueue=False,
-    )
+    task = pending(acme)
 
     first = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
     second = bulk_task_claim(bulk_task_id=task.pk, owner="worker-b")
@@ -337,7 +312,7 @@ def test_resuming_after_a_crash_never_counts_a_line_twice(acme, settings):
     """Simulate a worker that died after two committed chunks: a new run finishes the rest."""
     settings.BULK_TASK_CHUNK_SIZE = 2
     upload = csv_file([*people_rows(7), "bad,1,2"])
-    task = pending(acme, upload)
+    task = pending(acme, upload=upload)
     progress: list[int] = []
 
     class Crash(BaseException):
@@ -393,14 +368,7 @@ def test_an_unsupported_file_is_refused_before_anything_is_stored(acme, settings
 def test_a_file_gone_from_storage_fails_the_task_clearly(acme):
     from bulktasks.storage import bulk_task_storage
 
-    task, _ = bulk_task_create(
-        organization=acme,
-        created_by=None,
-        action="users.import",
-        file=csv_file(people_rows(2)),
-        original_name="p.csv",
-        enqueue=False,
-    )
+    task = pending(acme, people_rows(2))
     bulk_task_storage().delete(task.file_key)
 
     finished = bulk_task_process(bulk_task_id=task.pk)
@@ -412,7 +380,7 @@ def test_a_file_gone_from_storage_fails_the_task_clearly(acme):
 
 def _scan_of(acme, settings, lines: int) -> tuple[BulkTask, str]:
     settings.BULK_TASK_LEASE_SECONDS = 0  # renew at every look at the clock
-    task = pending(acme, csv_file(people_rows(lines)))
+    task = pending(acme, people_rows(lines))
     claimed = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
     assert claimed is not None
     return claimed, "worker-a"

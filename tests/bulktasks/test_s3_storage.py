@@ -24,6 +24,7 @@ from bulktasks.processing import bulk_task_process
 from bulktasks.services import bulk_task_create, open_stored_file
 from bulktasks.storage import STORAGE_ALIAS, bulk_task_storage
 from tests.bulktasks.files import csv_file, people_rows, raw_file
+from tests.bulktasks.pipeline import pending
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, UserFactory
 from users import catalog
@@ -165,15 +166,7 @@ def test_processing_reads_the_file_back_from_s3(
     settings.BULK_TASK_CHUNK_SIZE = chunk_size
     MembershipFactory(organization=organization, user=UserFactory(email="person2@example.com"))
     rows = [*people_rows(4), "not-an-email,Bad,Row"]
-    task, created = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=False,
-    )
-    assert created
+    task = pending(organization, rows)
     assert object_keys(s3_client, bucket) == [task.file_key]
 
     finished = bulk_task_process(bulk_task_id=task.pk)
@@ -218,14 +211,7 @@ def test_a_json_lines_file_is_processed_from_s3(organization, s3_storage, s3_cli
 def test_a_missing_object_fails_the_task_instead_of_crashing(
     organization, s3_storage, s3_client, bucket
 ):
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(people_rows(2)),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(organization, people_rows(2))
     s3_client.delete_object(Bucket=bucket, Key=task.file_key)
 
     finished = bulk_task_process(bulk_task_id=task.pk)

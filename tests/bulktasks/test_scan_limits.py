@@ -7,31 +7,13 @@ from django.db import OperationalError
 
 from bulktasks.actions import action_get
 from bulktasks.actions.users_import import UsersImport
-from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.models import BulkTaskLine
 from bulktasks.processing import bulk_task_claim, bulk_task_process, bulk_task_scan
 from bulktasks.processing import scan as scan_module
-from bulktasks.services import bulk_task_create
-from tests.bulktasks.files import csv_file, people_rows
-from tests.factories import OrganizationFactory
+from tests.bulktasks.files import people_rows
+from tests.bulktasks.pipeline import pending
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def acme():
-    return OrganizationFactory(slug="acme")
-
-
-def pending(organization, rows: list[str]) -> BulkTask:
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=False,
-    )
-    return task
 
 
 def test_the_repeated_lines_are_written_in_batches(acme, settings, monkeypatch):

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing import bulk_task_process, bulk_task_sweep
-from bulktasks.services import bulk_task_create
-from tests.bulktasks.files import csv_file
+from tests.bulktasks.pipeline import pending
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 BEFORE = ("bulktasks", "0005_bulktask_download_permission_and_audit")
@@ -37,14 +36,7 @@ def test_a_task_halfway_through_at_the_upgrade_completes_without_counting_a_line
         "e@example.com,E,5",
         "a@example.com,A,6",  # repeats line 2, which was applied before
     ]
-    task, _ = bulk_task_create(
-        organization=acme,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(acme, rows)
     for email in ("a@example.com", "b@example.com", "c@example.com"):
         MembershipFactory(user=UserFactory(email=email), organization=acme)
     try:
@@ -79,14 +71,7 @@ def test_a_task_halfway_through_at_the_upgrade_completes_without_counting_a_line
 @pytest.mark.django_db
 def test_a_task_marked_scanned_without_chunks_is_scanned_again_by_the_sweeper():
     acme = OrganizationFactory(slug="acme")
-    task, _ = bulk_task_create(
-        organization=acme,
-        created_by=None,
-        action="users.import",
-        file=csv_file(["a@example.com,A,1", "b@example.com,B,2"]),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(acme, ["a@example.com,A,1", "b@example.com,B,2"])
     long_ago = timezone.now() - timedelta(hours=1)
     BulkTask.objects.filter(pk=task.pk).update(
         status="inProgress", scanned_at=long_ago, updated_at=long_ago

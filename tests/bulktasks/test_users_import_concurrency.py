@@ -16,32 +16,13 @@ from django.db import connection, connections
 from bulktasks.actions import users_import
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing import bulk_task_process
-from bulktasks.services import bulk_task_create
-from tests.bulktasks.files import csv_file, people_rows
+from tests.bulktasks.files import people_rows
+from tests.bulktasks.pipeline import pending, report
 from tests.factories import OrganizationFactory
-from users.models import Membership, Organization, User
+from users.models import Membership, User
 
 ROWS = people_rows(3)  # person1..3@example.com, lines 2..4
 RACED = "person2@example.com"
-
-
-def pending(organization: Organization) -> BulkTask:
-    upload = csv_file(ROWS)
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=upload,
-        original_name=upload.name,
-        enqueue=False,
-    )
-    return task
-
-
-def report(task: BulkTask) -> tuple[tuple[int, ...], list[tuple[int, int, str]]]:
-    task.refresh_from_db()
-    counters = (task.num_items, task.num_inserts, task.num_updates, task.num_skips, task.num_errors)
-    return counters, list(task.lines.order_by("line").values_list("kind", "line", "reason"))
 
 
 @pytest.fixture
@@ -75,7 +56,7 @@ def test_a_person_created_between_lookup_and_insert_makes_the_chunk_apply_again(
     between_lookup_and_insert,
 ):
     organization = OrganizationFactory()
-    task = pending(organization)
+    task = pending(organization, ROWS)
     # The conflicting account appears on the same connection, inside the chunk's
     # transaction: the insert collides, the rollback takes both away, and the
     # second try creates the person once.
@@ -121,7 +102,7 @@ def test_two_imports_creating_the_same_people_at_once_both_end_exact(
 ):
     first_organization = OrganizationFactory()
     second_organization = first_organization if same_organization else OrganizationFactory()
-    first, second = pending(first_organization), pending(second_organization)
+    first, second = pending(first_organization, ROWS), pending(second_organization, ROWS)
     # The second import runs whole, on its own connection, while the first sits
     # between its lookup (nobody known) and its inserts: the first collides on
     # three e-mails the second has just committed.

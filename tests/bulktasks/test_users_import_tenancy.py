@@ -14,8 +14,8 @@ import pytest
 
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing import bulk_task_process
-from bulktasks.services import bulk_task_create
 from tests.bulktasks.files import csv_file
+from tests.bulktasks.pipeline import Report, pending, report
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from users.models import Membership, Organization, User
 from users.selectors import organization_access_get
@@ -41,33 +41,14 @@ SECOND = [
 ]
 PEOPLE = ("ann@example.com", "bob@example.com", "cy@example.com")
 
-Report = tuple[tuple[int, int, int, int, int], list[tuple[int, int, str]]]
-
 
 def imported(organization: Organization, rows: list[str], *, override: bool) -> Report:
     """Import the rows into the organization; its report: counters, then every line."""
-    upload = csv_file(rows, header=HEADER)
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=upload,
-        original_name=upload.name,
-        override=override,
-        enqueue=False,
-    )
+    task = pending(organization, upload=csv_file(rows, header=HEADER), override=override)
     finished = bulk_task_process(bulk_task_id=task.pk)
     assert finished is not None
     assert finished.status == BulkTask.Status.COMPLETED, finished.error
-    counters = (
-        finished.num_items,
-        finished.num_inserts,
-        finished.num_updates,
-        finished.num_skips,
-        finished.num_errors,
-    )
-    lines = list(finished.lines.order_by("line").values_list("kind", "line", "reason"))
-    return counters, lines
+    return report(finished)
 
 
 def reports(*, override: bool) -> list[Report]:

@@ -14,9 +14,9 @@ from django.db import connection
 
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing import bulk_task_enqueue, bulk_task_process, bulk_task_sweep
-from bulktasks.services import bulk_task_create
 from config.celery import app as celery_app
 from tests.bulktasks.files import csv_file, people_rows
+from tests.bulktasks.pipeline import pending, report
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.workers import start_worker, wait_for
@@ -76,24 +76,6 @@ def existing_members(organizations, count: int) -> None:
                 MembershipFactory(organization=organization, user=user)
 
 
-def report(task_id: str) -> tuple:
-    task = BulkTask.objects.get(pk=task_id)
-    lines = list(
-        BulkTaskLine.objects.filter(task_id=task_id)
-        .order_by("line")
-        .values_list("kind", "line", "reason")
-    )
-    return (
-        task.status,
-        task.num_items,
-        task.num_inserts,
-        task.num_updates,
-        task.num_skips,
-        task.num_errors,
-        lines,
-    )
-
-
 def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(
     api_client, workers, settings, throttle_rates
 ):
@@ -145,18 +127,6 @@ def test_an_upload_is_processed_by_a_worker_and_progress_is_visible(
     assert Membership.objects.filter(organization=organization).count() == 3001
 
 
-def upload(organization, rows: list[str], *, enqueue: bool = True) -> BulkTask:
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(rows),
-        original_name="people.csv",
-        enqueue=enqueue,
-    )
-    return task
-
-
 def chunks_of(task_id: str) -> list[BulkTaskChunk]:
     connection.close()
     return list(BulkTaskChunk.objects.filter(task_id=task_id).order_by("index"))
@@ -177,13 +147,13 @@ def test_a_worker_killed_with_chunks_in_flight_is_resumed_with_exactly_the_unint
     existing_members([reference_org, crashed_org], 4000)
 
     # The reference: the same file, processed without interruption.
-    reference = upload(reference_org, rows, enqueue=False)
+    reference = pending(reference_org, rows)
     bulk_task_process(bulk_task_id=reference.pk)
 
     options = {"BULK_TASK_CHUNK_SIZE": 40, "BULK_TASK_LEASE_SECONDS": 2}
     doomed = workers("doomed", concurrency=2, **options)
     workers("survivor", **options)
-    task = upload(crashed_org, rows)
+    task = pending(crashed_org, rows, enqueue=True)
     wait_for(lambda: 400 < status_of(task.pk).num_done < 3000, timeout=120, interval=0.005)
     doomed.kill()
     killed_at = status_of(task.pk)
@@ -202,7 +172,8 @@ def test_a_worker_killed_with_chunks_in_flight_is_resumed_with_exactly_the_unint
 
     wait_for(swept_until_finished, timeout=120, interval=0.5)
 
-    assert report(task.pk) == report(reference.pk)
+    assert report(task) == report(reference)
+    assert task.status == reference.status
     resumed = status_of(task.pk)
     assert resumed.status == BulkTask.Status.COMPLETED
     chunks = chunks_of(task.pk)
@@ -226,7 +197,7 @@ def test_chunks_of_one_file_run_on_two_workers_and_the_task_completes_once(worke
     one = workers("one", BULK_TASK_CHUNK_SIZE=100)
     two = workers("two", BULK_TASK_CHUNK_SIZE=100)
 
-    task = upload(organization, mixed_rows(3000))
+    task = pending(organization, mixed_rows(3000), enqueue=True)
     wait_for(lambda: status_of(task.pk).is_finished, timeout=120, interval=0.1)
 
     finished = status_of(task.pk)
@@ -253,10 +224,10 @@ def test_a_small_task_of_another_organization_goes_before_a_big_ones_remaining_c
     settings.BULK_TASK_CHUNK_SIZE = 100
     big, small = OrganizationFactory(slug="big"), OrganizationFactory(slug="small")
     workers("shared", BULK_TASK_CHUNK_SIZE=100)
-    files = [upload(big, people_rows(4000, start=n * 4000 + 1)) for n in range(2)]
+    files = [pending(big, people_rows(4000, start=n * 4000 + 1), enqueue=True) for n in range(2)]
     wait_for(lambda: status_of(files[0].pk).num_done >= 200, timeout=120, interval=0.02)
 
-    latecomer = upload(small, people_rows(3, start=100_000))
+    latecomer = pending(small, people_rows(3, start=100_000), enqueue=True)
     wait_for(lambda: status_of(latecomer.pk).is_finished, timeout=120, interval=0.05)
 
     done = status_of(latecomer.pk)
@@ -277,14 +248,7 @@ def test_the_same_task_delivered_several_times_at_once_is_processed_once(workers
     organization = OrganizationFactory(slug="acme")
     workers("one", concurrency=3, BULK_TASK_CHUNK_SIZE=100)
     workers("two", concurrency=3, BULK_TASK_CHUNK_SIZE=100)
-    task, _ = bulk_task_create(
-        organization=organization,
-        created_by=None,
-        action="users.import",
-        file=csv_file(people_rows(2000)),
-        original_name="people.csv",
-        enqueue=False,
-    )
+    task = pending(organization, people_rows(2000))
 
     for _ in range(6):
         assert bulk_task_enqueue(bulk_task_id=task.pk)

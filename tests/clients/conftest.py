@@ -56,6 +56,23 @@ def live_schema(live_api: str, tmp_path: Path) -> Path:
     return target
 
 
+def consumer_run(command: list[str], *, live_api: str, cwd: Path, **env: str) -> dict[str, Any]:
+    """Run a usage script against the live API as the demo reader; the summary it prints."""
+    used = run(
+        command,
+        env={
+            **os.environ,
+            **env,
+            "BULK_TASKS_URL": live_api,
+            "BULK_TASKS_EMAIL": demo.READER_EMAIL,
+            "BULK_TASKS_PASSWORD": demo.DEMO_PASSWORD,
+        },
+        cwd=cwd,
+    )
+    assert used.returncode == 0, used.stdout + used.stderr
+    return json.loads(used.stdout)
+
+
 def assert_consumer_summary(summary: dict[str, Any]) -> None:
     """What the usage scripts print after their walk through the API on the demo data."""
     assert summary["created"]["status"] == "pending"

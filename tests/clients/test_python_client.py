@@ -9,15 +9,13 @@ checks it together with the generated models and operations.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from bulktasks import demo
-from tests.clients.conftest import HERE, assert_consumer_summary, run
+from tests.clients.conftest import HERE, assert_consumer_summary, consumer_run, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -58,19 +56,10 @@ def test_the_generated_python_client_works_as_is_and_type_checks(live_api, live_
     # operations or fields concerned are left out of the client.
     assert "Warning" not in output, output
 
-    used = run(
-        [sys.executable, str(USAGE)],
-        env={
-            **os.environ,
-            "PYTHONPATH": str(tmp_path),
-            "BULK_TASKS_URL": live_api,
-            "BULK_TASKS_EMAIL": demo.READER_EMAIL,
-            "BULK_TASKS_PASSWORD": demo.DEMO_PASSWORD,
-        },
-        cwd=tmp_path,
+    summary = consumer_run(
+        [sys.executable, str(USAGE)], live_api=live_api, cwd=tmp_path, PYTHONPATH=str(tmp_path)
     )
-    assert used.returncode == 0, used.stdout + used.stderr
-    assert_consumer_summary(json.loads(used.stdout))
+    assert_consumer_summary(summary)
     assert_passes_mypy_strict(tmp_path)
 
 

@@ -9,13 +9,11 @@ same server, with a real worker processing the upload.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
 
-from bulktasks import demo
-from tests.clients.conftest import HERE, NODE_MODULES, assert_consumer_summary, run
+from tests.clients.conftest import HERE, NODE_MODULES, assert_consumer_summary, consumer_run, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -42,15 +40,5 @@ def test_the_typescript_client_compiles_strict_and_works(live_api, node_bin, tmp
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     assert json.loads((tmp_path / "tsconfig.json").read_text())["compilerOptions"]["strict"]
 
-    used = run(
-        ["node", "out/typescript_usage.mjs"],
-        env={
-            **os.environ,
-            "BULK_TASKS_URL": live_api,
-            "BULK_TASKS_EMAIL": demo.READER_EMAIL,
-            "BULK_TASKS_PASSWORD": demo.DEMO_PASSWORD,
-        },
-        cwd=tmp_path,
-    )
-    assert used.returncode == 0, used.stdout + used.stderr
-    assert_consumer_summary(json.loads(used.stdout))
+    summary = consumer_run(["node", "out/typescript_usage.mjs"], live_api=live_api, cwd=tmp_path)
+    assert_consumer_summary(summary)

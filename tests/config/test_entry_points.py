@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.processes import PROJECT_ROOT, python_run
+
 SHOW_SETTINGS = (
     "from django.conf import settings; "
     "print(settings.SETTINGS_MODULE, settings.DEBUG, settings.SIMPLE_JWT['SIGNING_KEY'] "
@@ -39,15 +38,7 @@ def start(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a clean interpreter: DJANGO_SETTINGS_MODULE unset, ``env`` added."""
     environment = {key: value for key, value in os.environ.items() if key not in UNSET}
     environment.update(env)
-    return subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return python_run(["-c", code], environment)
 
 
 @pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_rate
+from tests.processes import PROJECT_ROOT, python_run
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 STRIPPED = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
 STRIPPED |= {"CACHE_URL", "REDIS_URL", "NUM_PROXIES"}
 STRIPPED |= {"LOG_FORMAT", "LOG_LEVEL", "USE_X_FORWARDED_PROTO", "SECURE_SSL_REDIRECT"}
@@ -31,18 +29,6 @@ def clean_env(**overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
-
-
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed arguments, our own interpreter
-        [sys.executable, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def strong_secret() -> str:
@@ -64,7 +50,7 @@ def test_production_refuses_to_start_without_a_real_secret_key(secret: str | Non
     if secret is not None:
         env["SECRET_KEY"] = secret
 
-    result = run(["-c", SETUP], env)
+    result = python_run(["-c", SETUP], env)
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -76,7 +62,7 @@ def test_production_refuses_a_weak_secret_even_with_debug_on() -> None:
         DJANGO_SETTINGS_MODULE="config.settings.production", DEBUG="1", SECRET_KEY="short"
     )
 
-    result = run(["-c", SETUP], env)
+    result = python_run(["-c", SETUP], env)
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
@@ -85,7 +71,9 @@ def test_production_refuses_a_weak_secret_even_with_debug_on() -> None:
 def test_production_starts_with_a_strong_secret_key() -> None:
     env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=strong_secret())
 
-    result = run(["-c", f"{SETUP}; from django.conf import settings; print(settings.DEBUG)"], env)
+    result = python_run(
+        ["-c", f"{SETUP}; from django.conf import settings; print(settings.DEBUG)"], env
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
@@ -109,7 +97,7 @@ def test_production_passes_the_deploy_check_with_no_warnings(extra: dict[str, st
         **{"NUM_PROXIES": "1", **extra},
     )
 
-    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    result = python_run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -124,7 +112,7 @@ def test_the_deploy_check_fails_while_num_proxies_is_left_unset() -> None:
         ALLOWED_HOSTS="api.example.com",
     )
 
-    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    result = python_run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
     assert result.returncode != 0
     assert "core.W001" in result.stderr
@@ -166,7 +154,7 @@ def production_answers(**overrides: str) -> dict[str, dict]:
         ALLOWED_HOSTS="api.example.com",
         **overrides,
     )
-    result = run(["-c", REQUESTS], env)
+    result = python_run(["-c", REQUESTS], env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -223,7 +211,7 @@ LOG_ONE_LINE = (
 def test_production_logs_json_lines_by_default() -> None:
     env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=strong_secret())
 
-    result = run(["-c", LOG_ONE_LINE], env)
+    result = python_run(["-c", LOG_ONE_LINE], env)
 
     assert result.returncode == 0, result.stderr
     line = json.loads(result.stderr.strip().splitlines()[-1])
@@ -236,8 +224,10 @@ def test_production_logs_json_lines_by_default() -> None:
 
 
 def test_local_settings_log_plain_text_by_default_and_json_on_request() -> None:
-    text = run(["-c", LOG_ONE_LINE], clean_env(DJANGO_SETTINGS_MODULE="config.settings.local"))
-    json_lines = run(
+    text = python_run(
+        ["-c", LOG_ONE_LINE], clean_env(DJANGO_SETTINGS_MODULE="config.settings.local")
+    )
+    json_lines = python_run(
         ["-c", LOG_ONE_LINE],
         clean_env(DJANGO_SETTINGS_MODULE="config.settings.local", LOG_FORMAT="json"),
     )
@@ -249,7 +239,7 @@ def test_local_settings_log_plain_text_by_default_and_json_on_request() -> None:
 def test_an_unknown_log_format_stops_the_start() -> None:
     env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.local", LOG_FORMAT="xml")
 
-    result = run(["-c", SETUP], env)
+    result = python_run(["-c", SETUP], env)
 
     assert result.returncode != 0
     assert "LOG_FORMAT" in result.stderr
@@ -318,7 +308,7 @@ def test_database_defaults_to_a_sqlite_file_under_var() -> None:
         "print(base.DATABASES['default']['NAME'])"
     )
 
-    result = run(["-c", script], clean_env())
+    result = python_run(["-c", script], clean_env())
 
     assert result.returncode == 0, result.stderr
     engine, name = result.stdout.split()
@@ -336,7 +326,7 @@ CACHE_SCRIPT = (
 
 
 def test_the_cache_is_local_memory_by_default() -> None:
-    result = run(["-c", CACHE_SCRIPT], clean_env())
+    result = python_run(["-c", CACHE_SCRIPT], clean_env())
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.core.cache.backends.locmem.LocMemCache", "-"]
@@ -346,7 +336,7 @@ def test_the_cache_is_local_memory_by_default() -> None:
 def test_a_redis_url_selects_djangos_redis_cache(variable: str) -> None:
     env = clean_env(**{variable: "redis://cache.internal:6379/2"})
 
-    result = run(["-c", CACHE_SCRIPT], env)
+    result = python_run(["-c", CACHE_SCRIPT], env)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
@@ -358,7 +348,7 @@ def test_a_redis_url_selects_djangos_redis_cache(variable: str) -> None:
 def test_cache_url_wins_over_redis_url() -> None:
     env = clean_env(CACHE_URL="redis://cache:6379/1", REDIS_URL="redis://other:6379/0")
 
-    result = run(["-c", CACHE_SCRIPT], env)
+    result = python_run(["-c", CACHE_SCRIPT], env)
 
     assert result.stdout.split()[1] == "redis://cache:6379/1"
 
@@ -372,7 +362,7 @@ def test_rates_come_from_the_environment_and_an_empty_one_is_off() -> None:
     )
     env = clean_env(THROTTLE_READS_USER="5/s", THROTTLE_LOGIN_FAILURES_EMAIL="")
 
-    result = run(["-c", script], env)
+    result = python_run(["-c", script], env)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["5/s", "None", "100/hour", "10/15min"]
@@ -381,7 +371,7 @@ def test_rates_come_from_the_environment_and_an_empty_one_is_off() -> None:
 def test_a_malformed_rate_stops_the_service_from_starting() -> None:
     env = clean_env(THROTTLE_UPLOADS_USER="lots")
 
-    result = run(["-c", SETUP], env | {"DJANGO_SETTINGS_MODULE": "config.settings.local"})
+    result = python_run(["-c", SETUP], env | {"DJANGO_SETTINGS_MODULE": "config.settings.local"})
 
     assert result.returncode != 0
     assert "THROTTLE_UPLOADS_USER" in result.stderr
@@ -396,8 +386,8 @@ def test_production_trusts_one_proxy_and_development_none() -> None:
     )
     local = clean_env(DJANGO_SETTINGS_MODULE="config.settings.local")
 
-    assert run(["-c", script], production).stdout.strip() == "1"
-    assert run(["-c", script], local).stdout.strip() == "0"
+    assert python_run(["-c", script], production).stdout.strip() == "1"
+    assert python_run(["-c", script], local).stdout.strip() == "0"
 
 
 def test_env_rate_reads_a_rate(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -423,7 +413,7 @@ def test_postgresql_connections_give_up_after_a_few_seconds(
 ) -> None:
     script = "from config.settings import base; print(base.DATABASES['default']['OPTIONS']['connect_timeout'])"
 
-    result = run(["-c", script], clean_env(DATABASE_URL=url, **environ))
+    result = python_run(["-c", script], clean_env(DATABASE_URL=url, **environ))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
@@ -443,7 +433,9 @@ def test_postgresql_statements_are_prepared_unless_server_side_binding_is_off(
         "print(options['server_side_binding'], options.get('prepare_threshold'))"
     )
 
-    result = run(["-c", script], clean_env(DATABASE_URL="postgres://app@db:5432/app", **environ))
+    result = python_run(
+        ["-c", script], clean_env(DATABASE_URL="postgres://app@db:5432/app", **environ)
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected

@@ -18,16 +18,19 @@ import pytest
 
 from bulktasks import demo
 from tests.bulktasks.files import csv_file, people_rows
-from tests.openapi import generated_schema, operations, response_problems
+from tests.openapi import (
+    LINES,
+    LOGOUT,
+    REFRESH,
+    TASK,
+    TASKS,
+    TOKEN,
+    generated_schema,
+    operations,
+    response_problems,
+)
 
 pytestmark = pytest.mark.django_db
-
-TASKS = "/v1/organizations/{organizationId}/bulk-tasks"
-TASK = TASKS + "/{bulkTaskId}"
-LINES = TASK + "/lines"
-TOKEN = "/v1/auth/token"
-REFRESH = "/v1/auth/token/refresh"
-LOGOUT = "/v1/auth/logout"
 
 # (where in the schema, required field): a component's name, or the inline
 # envelope of an operation's response.

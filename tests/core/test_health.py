@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests import workers
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.processes import python_run
 
 READYZ = """
 import json, django
@@ -78,15 +74,7 @@ def readyz_in_child(before: str = "", **env: str) -> dict:
     # Without CELERY_BROKER_URL the child uses the file-system queue of the test settings.
     child_env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
     child_env.update(DJANGO_SETTINGS_MODULE="config.settings.test", **env)
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", READYZ.replace("BEFORE", before)],
-        cwd=PROJECT_ROOT,
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python_run(["-c", READYZ.replace("BEFORE", before)], child_env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

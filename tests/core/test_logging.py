@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +21,7 @@ from core.logging import (
     request_id_var,
     task_id_var,
 )
+from tests.processes import python_run
 
 
 def record(message: str = "hello %s", *args: object, **extra: object) -> logging.LogRecord:
@@ -166,15 +165,7 @@ def test_with_debug_on_a_4xx_is_one_line_on_stderr_not_a_plain_copy_too():
     )
     env = {key: value for key, value in os.environ.items() if key != "LOG_FORMAT"}
     env |= {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "1"}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parent.parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python_run(["-c", code], env)
 
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()

@@ -19,16 +19,21 @@ from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
-from tests.openapi import generated_schema, operation, operations, resolve, response_problems
+from tests.openapi import (
+    LINES,
+    LOGOUT,
+    REFRESH,
+    TASK,
+    TASKS,
+    TOKEN,
+    generated_schema,
+    operation,
+    operations,
+    resolve,
+    response_problems,
+)
 from users import catalog
 from users.views import LogoutView, TokenObtainView, TokenRefreshView
-
-TASKS = "/v1/organizations/{organizationId}/bulk-tasks"
-TASK = TASKS + "/{bulkTaskId}"
-LINES = TASK + "/lines"
-TOKEN = "/v1/auth/token"
-REFRESH = "/v1/auth/token/refresh"
-LOGOUT = "/v1/auth/logout"
 
 # The statuses every operation can answer with whatever it does.
 COMMON = {"400": [1003], "406": [1005], "500": [5000], "503": [5003]}

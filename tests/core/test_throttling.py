@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
@@ -294,11 +295,9 @@ def test_on_redis_a_count_taken_back_keeps_its_expiry_and_never_revives_a_key(
     assert not client.exists(redis_cache.make_and_validate_key("expired"))
 
 
-@pytest.mark.redis
-def test_on_redis_failed_logins_lock_out_one_address_and_a_success_forgets_them(
-    redis_cache, throttle_rates, request_from, monkeypatch
-) -> None:
-    throttle_rates(**{"login_failures.email_ip": "2/15min", "login_failures.email": "100/hour"})
+@pytest.fixture
+def login_attempt(redis_cache, request_from, monkeypatch) -> Callable[..., bool]:
+    """A failed (or, if it succeeds, a good) login of one e-mail from an address, counted on Redis."""
     monkeypatch.setattr("users.throttling.caches", {"default": redis_cache})
 
     def attempt(address: str, *, succeeds: bool = False) -> bool:
@@ -308,33 +307,34 @@ def test_on_redis_failed_logins_lock_out_one_address_and_a_success_forgets_them(
             throttle.login_succeeded()
         return allowed
 
-    failures = [attempt("10.0.0.1"), attempt("10.0.0.1")]
-    refused = attempt("10.0.0.1", succeeds=True)
-    owner = [attempt("10.0.0.2"), attempt("10.0.0.2", succeeds=True)]
+    return attempt
+
+
+@pytest.mark.redis
+def test_on_redis_failed_logins_lock_out_one_address_and_a_success_forgets_them(
+    throttle_rates, login_attempt
+) -> None:
+    throttle_rates(**{"login_failures.email_ip": "2/15min", "login_failures.email": "100/hour"})
+
+    failures = [login_attempt("10.0.0.1"), login_attempt("10.0.0.1")]
+    refused = login_attempt("10.0.0.1", succeeds=True)
+    owner = [login_attempt("10.0.0.2"), login_attempt("10.0.0.2", succeeds=True)]
 
     assert (failures, refused) == ([True, True], False)
     # The owner's success took back their own attempt and forgot their failure.
     assert owner == [True, True]
-    assert [attempt("10.0.0.2"), attempt("10.0.0.2"), attempt("10.0.0.2")] == [True, True, False]
+    assert [login_attempt("10.0.0.2") for _ in range(3)] == [True, True, False]
 
 
 @pytest.mark.redis
 def test_on_redis_past_the_ceiling_only_a_known_pair_is_let_through(
-    redis_cache, throttle_rates, request_from, monkeypatch
+    redis_cache, throttle_rates, login_attempt
 ) -> None:
     throttle_rates(**{"login_failures.email_ip": "10/15min", "login_failures.email": "2/hour"})
-    monkeypatch.setattr("users.throttling.caches", {"default": redis_cache})
 
-    def attempt(address: str, *, succeeds: bool = False) -> bool:
-        throttle = LoginFailureThrottle(email="ada@example.com")
-        allowed = throttle.allow_request(request_from(address), None)
-        if allowed and succeeds:
-            throttle.login_succeeded()
-        return allowed
-
-    known = attempt("2001:db8::1", succeeds=True)
-    guesses = [attempt(f"10.0.0.{n}") for n in range(1, 5)]
-    owner = attempt("2001:db8::2", succeeds=True)
+    known = login_attempt("2001:db8::1", succeeds=True)
+    guesses = [login_attempt(f"10.0.0.{n}") for n in range(1, 5)]
+    owner = login_attempt("2001:db8::2", succeeds=True)
     client = redis_cache._cache.get_client()
     stored = b" ".join(client.scan_iter(match=f"{redis_cache.key_prefix}:*"))
     (known_key,) = client.scan_iter(match=f"{redis_cache.key_prefix}:*login_known_pair:*")
