@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from django.conf import settings
@@ -25,31 +25,51 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 # Any: servers and Django type the messages each a little differently.
 Application = Callable[[Any, Any, Any], Awaitable[None]]
+Headers = Iterable[tuple[bytes, bytes]]
 
 AUTH_PREFIX = "/v1/auth/"
 # Multipart framing around an upload's file: boundaries, headers and the small fields.
 MULTIPART_OVERHEAD = 64 * 1024
 # The only two requests that may carry a file: the API's upload and the admin's.
-UPLOAD_PATHS = (
-    ("POST", re.compile(r"/v1/organizations/[^/]+/bulk-tasks/?")),
-    ("POST", re.compile(r"/admin/bulktasks/bulktask/upload/")),
-)
+API_UPLOAD = re.compile(r"/v1/organizations/[^/]+/bulk-tasks/?")
+ADMIN_UPLOAD = re.compile(r"/admin/bulktasks/bulktask/upload/")
 # Django's own default for DATA_UPLOAD_MAX_MEMORY_SIZE, should it be set to None.
 DEFAULT_BODY_LIMIT = 2621440
 
 
-def body_limit(method: str, path: str) -> int:
-    """The most bytes a ``method`` request body to ``path`` may hold.
+def body_limit(method: str, path: str, headers: Headers = ()) -> int:
+    """The most bytes a ``method`` request body to ``path``, with ``headers``, may hold.
 
-    The upload limit only for an upload; anything else is held to the size of
-    a form or JSON body: Django reads a whole body before authenticating anyone.
+    The upload limit only for an upload that carries credentials (a bearer token
+    to the API, a session cookie to the admin): Django's ASGI handler spools a
+    whole body to disk before authenticating anyone, so an anonymous upload must
+    not get to write 100 MB. The credentials are only looked for here, checked
+    by the view; a forged one still gets the large limit, which is why the proxy
+    in front caps bodies too (docs/production.md). Anything else is held to the
+    size of a form or JSON body.
     """
     if path.startswith(AUTH_PREFIX):
         return int(settings.AUTH_MAX_BODY_SIZE)
-    if any(method == m and pattern.fullmatch(path) for m, pattern in UPLOAD_PATHS):
+    if method == "POST" and _may_upload(path, headers):
         return int(settings.BULK_TASK_MAX_FILE_SIZE) + MULTIPART_OVERHEAD
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return DEFAULT_BODY_LIMIT if limit is None else int(limit)
+
+
+def _may_upload(path: str, headers: Headers) -> bool:
+    if API_UPLOAD.fullmatch(path):
+        return any(
+            name.lower() == b"authorization" and value[:7].lower() == b"bearer "
+            for name, value in headers
+        )
+    if ADMIN_UPLOAD.fullmatch(path):
+        cookie = f"{settings.SESSION_COOKIE_NAME}=".encode("latin-1")
+        return any(
+            name.lower() == b"cookie"
+            and any(part.strip().startswith(cookie) for part in value.split(b";"))
+            for name, value in headers
+        )
+    return False
 
 
 class BodyLimitMiddleware:
@@ -62,7 +82,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit(scope["method"], scope["path"])
+        limit = body_limit(scope["method"], scope["path"], scope.get("headers", ()))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(send, limit)

@@ -38,7 +38,8 @@ class Downstream:
 class Client:
     """A server's side of one request: the body sent in chunks, what came back, what was read."""
 
-    def __init__(self, body: bytes, declared: int | None) -> None:
+    def __init__(self, body: bytes, declared: int | None, headers: list | None = None) -> None:
+        self.extra_headers = headers or []
         self.chunks = [body[i : i + CHUNK] for i in range(0, len(body), CHUNK)] or [b""]
         self.declared = declared
         self.read = 0
@@ -58,6 +59,7 @@ class Client:
         headers = [(b"content-type", b"application/json")]
         if self.declared is not None:
             headers.append((b"content-length", str(self.declared).encode()))
+        headers += self.extra_headers
         return {"type": "http", "method": method, "path": path, "headers": headers}
 
     def status(self) -> int:
@@ -65,9 +67,13 @@ class Client:
 
 
 def call(
-    path: str, body: bytes, declared: int | None, method: str = "POST"
+    path: str,
+    body: bytes,
+    declared: int | None,
+    method: str = "POST",
+    headers: list | None = None,
 ) -> tuple[Client, Downstream]:
-    client, downstream = Client(body, declared), Downstream()
+    client, downstream = Client(body, declared, headers), Downstream()
     scope = client.scope(path, method)
     asyncio.run(BodyLimitMiddleware(downstream)(scope, client.receive, client.send))
     return client, downstream
@@ -110,7 +116,10 @@ def test_a_chunked_upload_past_the_file_limit_is_cut_off(settings):
     settings.BULK_TASK_MAX_FILE_SIZE = 10 * CHUNK
 
     client, downstream = call(
-        "/v1/organizations/acme/bulk-tasks", b"x" * (200 * CHUNK), declared=None
+        "/v1/organizations/acme/bulk-tasks",
+        b"x" * (200 * CHUNK),
+        declared=None,
+        headers=[(b"authorization", b"Bearer x.y.z")],
     )
 
     # Django's handler sees the client go, as it would on a dropped connection.
@@ -143,7 +152,36 @@ FORM_LIMIT = 2621440
     ],
 )
 def test_only_an_upload_may_send_an_upload_sized_body(method, path, limit):
-    assert body_limit(method, path) == limit
+    credentials = [(b"authorization", b"Bearer x.y.z"), (b"cookie", b"a=1; sessionid=abc")]
+
+    assert body_limit(method, path, credentials) == limit
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/v1/organizations/acme/bulk-tasks", []),
+        ("/v1/organizations/acme/bulk-tasks", [(b"authorization", b"Basic eDp5")]),
+        ("/v1/organizations/acme/bulk-tasks", [(b"cookie", b"sessionid=abc")]),
+        (reverse("admin:bulktasks_bulktask_upload"), []),
+        (reverse("admin:bulktasks_bulktask_upload"), [(b"cookie", b"csrftoken=abc")]),
+        (reverse("admin:bulktasks_bulktask_upload"), [(b"authorization", b"Bearer x")]),
+    ],
+)
+def test_an_upload_without_credentials_is_held_to_the_form_limit(path, headers):
+    # Django's ASGI handler spools the whole body to disk before any view checks
+    # who is asking: anonymous, it must not get to write 100 MB.
+    assert body_limit("POST", path, headers) == FORM_LIMIT
+
+
+def test_a_declared_50_mb_anonymous_upload_is_413_unread():
+    client, downstream = call(
+        "/v1/organizations/acme/bulk-tasks", b"x" * CHUNK, declared=50 * 1024 * 1024
+    )
+
+    assert client.status() == 413
+    assert client.read == 0
+    assert downstream.called is False
 
 
 def test_a_declared_50_mb_body_anywhere_but_an_upload_is_413_unread():
@@ -156,9 +194,12 @@ def test_a_declared_50_mb_body_anywhere_but_an_upload_is_413_unread():
     assert downstream.called is False
 
 
-def test_a_declared_50_mb_upload_reaches_the_application():
+def test_a_declared_50_mb_upload_with_a_token_reaches_the_application():
     client, downstream = call(
-        "/v1/organizations/acme/bulk-tasks", b"x" * CHUNK, declared=50 * 1024 * 1024
+        "/v1/organizations/acme/bulk-tasks",
+        b"x" * CHUNK,
+        declared=50 * 1024 * 1024,
+        headers=[(b"authorization", b"Bearer x.y.z")],
     )
 
     assert downstream.called is True
