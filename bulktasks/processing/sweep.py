@@ -40,11 +40,13 @@ def bulk_task_sweep() -> list[str]:
 def _unscan_without_chunks() -> None:
     """A scan commits its chunks and ``scanned_at`` together, so a task scanned with none
     was never cut into chunks: nothing would ever run or complete it. Scan it again."""
+    now = timezone.now()
     grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
     BulkTask.objects.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
         status__in=[BulkTask.Status.PENDING, BulkTask.Status.IN_PROGRESS],
         scanned_at__isnull=False,
-        updated_at__lt=timezone.now() - grace,
+        updated_at__lt=now - grace,
     ).exclude(Exists(BulkTaskChunk.objects.filter(task_id=OuterRef("pk")))).update(
         scanned_at=None, lease_owner="", lease_expires_at=None
     )

@@ -64,4 +64,4 @@ X_FRAME_OPTIONS = "DENY"
 # clients reach directly would trust whatever they write there, so the deploy
 # check (core/checks.py) fails the release until NUM_PROXIES is set on purpose.
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 1)  # noqa: F405
-NUM_PROXIES_EXPLICIT = "NUM_PROXIES" in os.environ
+NUM_PROXIES_EXPLICIT = os.environ.get("NUM_PROXIES", "").strip() != ""

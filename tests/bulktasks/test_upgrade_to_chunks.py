@@ -84,3 +84,27 @@ def test_a_task_marked_scanned_without_chunks_is_scanned_again_by_the_sweeper():
 
     assert done is not None
     assert (done.status, done.num_inserts) == ("completed", 2)
+
+
+@pytest.mark.django_db
+def test_a_task_scanned_without_chunks_is_left_alone_while_a_worker_holds_its_lease():
+    # A worker still holding the lease may be the one about to write chunks (or an
+    # old line-by-line worker during the upgrade): scanning again under it would
+    # apply lines twice.
+    acme = OrganizationFactory(slug="acme")
+    task = pending(acme, ["a@example.com,A,1"])
+    long_ago = timezone.now() - timedelta(hours=1)
+    BulkTask.objects.filter(pk=task.pk).update(
+        status="inProgress",
+        scanned_at=long_ago,
+        updated_at=long_ago,
+        lease_owner="worker-1",
+        lease_expires_at=timezone.now() + timedelta(minutes=1),
+    )
+
+    with mock.patch("bulktasks.processing.sweep.bulk_task_enqueue"):
+        bulk_task_sweep()
+
+    task.refresh_from_db()
+    assert task.scanned_at is not None
+    assert task.lease_owner == "worker-1"

@@ -103,14 +103,18 @@ def test_production_passes_the_deploy_check_with_no_warnings(extra: dict[str, st
     assert "no issues" in result.stdout
 
 
-def test_the_deploy_check_fails_while_num_proxies_is_left_unset() -> None:
+@pytest.mark.parametrize("num_proxies", [None, "", "  "])
+def test_the_deploy_check_fails_while_num_proxies_is_left_unset(num_proxies) -> None:
     # Trusting X-Forwarded-For by default lets a client reaching gunicorn
-    # directly choose the address its login attempts count against.
+    # directly choose the address its login attempts count against; a blank
+    # value falls back to that default too, so it is not a decision either.
     env = clean_env(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=strong_secret(),
         ALLOWED_HOSTS="api.example.com",
     )
+    if num_proxies is not None:
+        env["NUM_PROXIES"] = num_proxies
 
     result = python_run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
