@@ -7,6 +7,7 @@ from pathlib import Path
 
 from celery import Celery, Task
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from kombu.transport import TRANSPORT_ALIASES
 
 from core.logging import request_id_var, task_id_var
 
@@ -15,6 +16,10 @@ from core.logging import request_id_var, task_id_var
 # nothing set it gets the production settings, which refuse to start without a
 # real SECRET_KEY. `make run` and `make worker` ask for the local ones.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+
+# `filesystem://` (make run, the tests) takes our transport, which writes each
+# message whole before a worker can see it (core/filesystem_broker.py).
+TRANSPORT_ALIASES["filesystem"] = "core.filesystem_broker:Transport"
 
 app = Celery("bulktasks")
 app.config_from_object("django.conf:settings", namespace="CELERY")
