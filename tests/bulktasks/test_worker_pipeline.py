@@ -170,7 +170,9 @@ def test_a_worker_killed_with_chunks_in_flight_is_resumed_with_exactly_the_unint
         bulk_task_sweep()
         return status_of(task.pk).is_finished
 
-    wait_for(swept_until_finished, timeout=120, interval=0.5)
+    # The bound is a safety net, not a speed target: on RabbitMQ the resumption
+    # after a kill has been seen to take up to about two minutes (see docs/resilience.md).
+    wait_for(swept_until_finished, timeout=300, interval=0.5)
 
     assert report(task) == report(reference)
     assert task.status == reference.status
