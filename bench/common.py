@@ -109,3 +109,10 @@ def save(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+# The scale issue's targets, shared by the scenarios that measure them and the report.
+# A small task completes within this many seconds of its upload, beside big imports.
+SMALL_TASK_TARGET_SECONDS = 5.0
+# Two worker processes import one file at least this much faster than one.
+WORKERS_SPEEDUP_TARGET = 1.2

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, save
+from bench.common import SMALL_TASK_TARGET_SECONDS, machine, save
 from bench.stack import Stack
 from bench.tenants import (
     DEMO_PASSWORD,
@@ -47,9 +47,6 @@ from bench.tenants import (
     task_rows,
     worker_concurrency,
 )
-
-# The target: a small task completes within this many seconds of its upload.
-SMALL_TASK_TARGET_SECONDS = 5.0
 
 
 def parser() -> argparse.ArgumentParser:

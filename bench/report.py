@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, ROOT
+from bench.common import RESULTS, ROOT, SMALL_TASK_TARGET_SECONDS, WORKERS_SPEEDUP_TARGET
 
 DOC = ROOT / "docs" / "benchmarks.md"
 IMAGES = ROOT / "docs" / "img"
@@ -30,8 +30,6 @@ QUERIES_TARGET = 1
 IMPORT_RATE_TARGET = 10_000
 IMPORT_SPEEDUP_TARGET = 10.0
 RSS_TARGET_MIB = 200
-SMALL_TASK_TARGET_SECONDS = 5.0
-WORKERS_SPEEDUP_TARGET = 1.2
 COPY_RATIO_TARGET = 0.5
 RATIO_RSS_TARGET_MIB = 150
 

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, median, save
+from bench.common import WORKERS_SPEEDUP_TARGET, machine, median, save
 from bench.cpu import DatabaseCpu, machine_cpu_ticks, process_tree_cpu_seconds
 from bench.stack import Stack
 from bench.tenants import (
@@ -45,9 +45,6 @@ from bench.tenants import (
     wait_finished,
     worker_concurrency,
 )
-
-# The target: two worker processes import one file at least this much faster than one.
-SPEEDUP_TARGET = 1.2
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,7 +159,7 @@ def summarize(runs: list[dict[str, Any]], concurrencies: list[int]) -> dict[str,
         "few_lines_per_second": rate[few],
         "many_lines_per_second": rate[many],
         "speedup": round(rate[many] / rate[few], 3),
-        "target": SPEEDUP_TARGET,
+        "target": WORKERS_SPEEDUP_TARGET,
     }
 
 
@@ -198,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"median: {summary['few']} process(es) {summary['few_lines_per_second']:,.0f} lines/s,"
         f" {summary['many']} {summary['many_lines_per_second']:,.0f} lines/s:"
-        f" x{summary['speedup']:.2f} (target x{SPEEDUP_TARGET})"
+        f" x{summary['speedup']:.2f} (target x{WORKERS_SPEEDUP_TARGET})"
     )
     wrong = [r["run"] for r in runs if r["status"] != "completed" or r["num_inserts"] != args.lines]
     payload = {
