@@ -1,4 +1,5 @@
-"""Staff pages for bulk tasks: browse, filter, read a task's report; superusers read the download log."""
+"""Staff pages for bulk tasks: browse, filter, read a task's report, cancel or retry a task;
+superusers read the download log."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from bulktasks.downloads import bulk_task_file_download
 from bulktasks.forms import BulkTaskUploadForm
 from bulktasks.models import BulkTask, BulkTaskFileDownload, StorageProvider
 from bulktasks.selectors import bulk_task_report_lines_head
-from bulktasks.services import bulk_task_create, bulk_task_retry
+from bulktasks.services import bulk_task_cancel, bulk_task_create, bulk_task_retry
 from bulktasks.uploads import upload_handlers_install
-from core.exceptions import ServiceError
+from core.exceptions import BulkTaskFinished, ServiceError
 from core.throttling import client_address
 
 # The task page shows this many lines of each kind; the API's lines endpoint has all.
@@ -81,7 +82,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         "created_by",
         "created_at",
     ]
-    actions = ["retry_failed"]
+    actions = ["cancel_running", "retry_failed"]
     list_filter = ["status", "organization", ActionListFilter, "created_at"]
     search_fields = ["=id", "file_original_name", "created_by__email"]
     list_select_related = ["organization", "created_by"]
@@ -117,6 +118,8 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                     "scanned_at",
                     "started_at",
                     "finished_at",
+                    "cancelled_at",
+                    "cancelled_by",
                     "lease_owner",
                     "lease_expires_at",
                 )
@@ -139,17 +142,44 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         url = reverse("admin:bulktasks_bulktask_download", args=[bulk_task.pk])
         return format_html('<a href="{}">Download {}</a>', url, bulk_task.file_original_name)
 
+    @admin.action(
+        description="Cancel the selected pending or running tasks", permissions=["cancel"]
+    )
+    def cancel_running(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
+        cancelled = 0
+        running = queryset.filter(status__in=[BulkTask.Status.PENDING, BulkTask.Status.IN_PROGRESS])
+        for bulk_task in running:
+            try:
+                bulk_task_cancel(bulk_task=bulk_task, cancelled_by=request.user)  # type: ignore[arg-type]
+            except BulkTaskFinished:
+                continue  # it finished between the list and the click
+            cancelled += 1
+        left = queryset.count() - cancelled
+        self.message_user(request, f"{cancelled} task(s) cancelled.", messages.SUCCESS)
+        if left:
+            self.message_user(
+                request, f"{left} task(s) had already finished; left alone.", messages.WARNING
+            )
+
     @admin.action(description="Retry the selected failed tasks", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
         retried = 0
-        for bulk_task in queryset.filter(status=BulkTask.Status.FAILED):
+        cancelled = queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=False)
+        for bulk_task in queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=True):
             bulk_task_retry(bulk_task=bulk_task)
             retried += 1
-        skipped = queryset.count() - retried
+        not_cancelled = cancelled.count()
+        skipped = queryset.count() - retried - not_cancelled
         self.message_user(request, f"{retried} task(s) sent back to the queue.", messages.SUCCESS)
         if skipped:
             self.message_user(
                 request, f"{skipped} task(s) were not failed; left alone.", messages.WARNING
+            )
+        if not_cancelled:
+            self.message_user(
+                request,
+                f"{not_cancelled} task(s) were cancelled; a cancelled task is not run again.",
+                messages.WARNING,
             )
 
     def get_urls(self) -> list[Any]:
@@ -163,6 +193,11 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                 "<str:object_id>/download/",
                 self.admin_site.admin_view(self.download_view),
                 name="bulktasks_bulktask_download",
+            ),
+            path(
+                "<str:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="bulktasks_bulktask_cancel",
             ),
         ]
         return custom + super().get_urls()
@@ -243,6 +278,31 @@ class BulkTaskAdmin(ReadOnlyAdmin):
             content_type=bulk_task.file_mimetype or "application/octet-stream",
         )
 
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The task page's "Cancel": a confirmation page, then the cancel on POST."""
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        bulk_task = self.get_object(request, object_id)
+        if bulk_task is None:
+            raise Http404("No such task.")
+        change_page = reverse("admin:bulktasks_bulktask_change", args=[bulk_task.pk])
+        if request.method == "POST":
+            try:
+                bulk_task_cancel(bulk_task=bulk_task, cancelled_by=request.user)  # type: ignore[arg-type]
+            except BulkTaskFinished as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(request, f"Task {bulk_task.pk} cancelled.", messages.SUCCESS)
+            return HttpResponseRedirect(change_page)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel the task?",
+            "opts": self.model._meta,
+            "original": bulk_task,
+            "change_page": change_page,
+        }
+        return TemplateResponse(request, "admin/bulktasks/bulktask/cancel.html", context)
+
     def has_download_permission(self, request: HttpRequest) -> bool:
         """The original file is personal data: downloading it takes a permission of its own."""
         return request.user.has_perm("bulktasks.download_bulktask_file")
@@ -260,6 +320,10 @@ class BulkTaskAdmin(ReadOnlyAdmin):
     def has_upload_permission(self, request: HttpRequest) -> bool:
         """Starting a task creates users in an organization: it takes the model's add permission."""
         return request.user.has_perm("bulktasks.add_bulktask")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        """Cancelling stops a task's processing: like a retry, it takes the change permission."""
+        return request.user.has_perm("bulktasks.change_bulktask")
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         """Retrying sends a task back to processing: it takes the model's change permission."""
@@ -285,6 +349,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
     ) -> Any:
         """Add the first skipped and errored lines to the task page."""
         if obj is not None:
+            context["can_cancel"] = not obj.is_finished and self.has_cancel_permission(request)
             context["report_lines"] = bulk_task_report_lines_head(
                 bulk_task=obj, limit=ADMIN_REPORT_LINES
             )

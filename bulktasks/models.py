@@ -97,6 +97,17 @@ class BulkTask(models.Model):
     requeued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A cancelled task is failed (the contract's four statuses stay); these say
+    # who stopped it and when, and keep staff's retry from running it again.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who cancelled the task (its error names their e-mail, which outlives them).",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -133,6 +144,11 @@ class BulkTask(models.Model):
     def is_finished(self) -> bool:
         """Completed or failed: nothing more will happen to it."""
         return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Failed because a member or staff cancelled it."""
+        return self.cancelled_at is not None
 
 
 class BulkTaskChunk(models.Model):

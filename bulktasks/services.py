@@ -1,4 +1,4 @@
-"""Writes for bulk tasks: create one from an upload, retry it; processing is in ``processing``."""
+"""Writes for bulk tasks: create one from an upload, cancel or retry it; processing is in ``processing``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from datetime import timedelta
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from bulktasks import sniffing
 from bulktasks.actions import action_get
-from bulktasks.models import BulkTask, BulkTaskChunk, IdempotencyKey
-from bulktasks.processing.dispatch import bulk_task_enqueue
+from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
+from bulktasks.processing.dispatch import bulk_task_enqueue, organization_dispatch
+from bulktasks.processing.finish import counts, log_context
 from bulktasks.storage import (
     bulk_task_storage,
     original_name_clean,
@@ -26,6 +28,8 @@ from bulktasks.storage import (
 )
 from bulktasks.uploads import file_sha256, max_file_size, too_large_message
 from core.exceptions import (
+    BulkTaskFinished,
+    EntityNotFound,
     IdempotencyKeyReused,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -207,9 +211,109 @@ def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
 
 
 @transaction.atomic
+def bulk_task_cancel(*, bulk_task: BulkTask, cancelled_by: User) -> BulkTask:
+    """Stop a pending or running task: it is failed at once, its workers stop at a chunk boundary.
+
+    Chunks already committed keep their counts and report lines. A chunk in
+    flight commits nothing: its last statement adds its counters only to a task
+    still running, so it rolls back whole and its worker gives its place back.
+    Chunks waiting in the queue are taken back, and the organization's places
+    go to its other tasks at once. A task already cancelled is returned as it
+    is; one that completed or failed on its own raises ``BulkTaskFinished``.
+    """
+    # The task row first, as a chunk's transaction takes it: a chunk holding it
+    # commits before this reads the status, and one waiting for it then finds
+    # the task failed and rolls back.
+    locked = BulkTask.objects.select_for_update().filter(pk=bulk_task.pk).first()
+    if locked is None:
+        raise EntityNotFound()
+    if locked.is_cancelled:
+        return locked
+    if locked.is_finished:
+        raise BulkTaskFinished(
+            f"The task is already {locked.status}; only a pending or inProgress task can be cancelled"
+        )
+    _organization_lock(locked.organization_id)
+    now = timezone.now()
+    BulkTask.objects.filter(pk=locked.pk).update(
+        status=BulkTask.Status.FAILED,
+        error=f"Cancelled by {cancelled_by.email}",
+        cancelled_at=now,
+        cancelled_by=cancelled_by,
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=now,
+        updated_at=now,
+    )
+    # Their messages may still be in the queue: a worker starts only a queued
+    # chunk, so these find nothing to do, and no longer hold the organization's places.
+    BulkTaskChunk.objects.filter(task_id=locked.pk, status=BulkTaskChunk.Status.QUEUED).update(
+        status=BulkTaskChunk.Status.PENDING, queued_at=None
+    )
+    _report_keep_done_chunks(locked)
+    organization_dispatch(organization_id=locked.organization_id)
+    locked.refresh_from_db()
+    logger.info(
+        "bulk task cancelled by %s",
+        cancelled_by.email,
+        extra={**log_context(locked), **counts(locked)},
+    )
+    return locked
+
+
+def _organization_lock(organization_id: str) -> None:
+    """Take the organization's dispatch turn (see ``organization_dispatch``) until commit.
+
+    A dispatcher that queued a chunk of this task has committed by then, so the
+    chunks taken back below include it; the next one finds the task failed.
+    """
+    if connection.features.has_select_for_update:
+        list(
+            Organization.objects.select_for_update(no_key=True)
+            .filter(pk=organization_id)
+            .values_list("pk", flat=True)
+        )
+
+
+def _report_keep_done_chunks(bulk_task: BulkTask) -> None:
+    """Leave in the report only what committed chunks did.
+
+    The scan records every repeated line of the whole file before any chunk
+    runs; those lying in chunks that will now never run were not processed, so
+    they leave the report and its error count.
+    """
+    not_done = BulkTaskChunk.objects.filter(
+        task_id=bulk_task.pk,
+        first_line__lte=OuterRef("line"),
+        last_line__gte=OuterRef("line"),
+    ).exclude(status=BulkTaskChunk.Status.DONE)
+    unprocessed = BulkTaskLine.objects.filter(task_id=bulk_task.pk).filter(Exists(not_done))
+    by_kind = dict(
+        unprocessed.order_by()
+        .values_list("kind")
+        .annotate(lines=Count("pk"))
+        .values_list("kind", "lines")
+    )
+    if not by_kind:
+        return
+    unprocessed.delete()
+    BulkTask.objects.filter(pk=bulk_task.pk).update(
+        num_errors=F("num_errors") - by_kind.get(BulkTaskLine.Kind.ERRORED, 0),
+        num_skips=F("num_skips") - by_kind.get(BulkTaskLine.Kind.SKIPPED, 0),
+    )
+
+
+@transaction.atomic
 def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
-    """Send a failed task back to the queue; chunks already done are not applied again."""
-    if not BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.FAILED).exists():
+    """Send a failed task back to the queue; chunks already done are not applied again.
+
+    A cancelled task is left as it is: someone decided it should stop, and its
+    report no longer holds the repeated lines of the chunks it never ran.
+    """
+    retryable = BulkTask.objects.filter(
+        pk=bulk_task.pk, status=BulkTask.Status.FAILED, cancelled_at__isnull=True
+    )
+    if not retryable.exists():
         bulk_task.refresh_from_db()
         return bulk_task
     # Chunk rows first, then the task row: the order a chunk's transaction locks
@@ -224,7 +328,7 @@ def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
         lease_expires_at=None,
         queued_at=None,
     )
-    updated = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.FAILED).update(
+    updated = retryable.update(
         status=BulkTask.Status.PENDING,
         error="",
         attempts=0,

@@ -20,6 +20,7 @@ from bulktasks.selectors import (
     bulk_task_get_with_caller,
     bulk_task_lines,
     bulk_task_list,
+    bulk_task_report_lines_head,
 )
 from bulktasks.serializers import (
     BulkTaskCreateSerializer,
@@ -30,7 +31,7 @@ from bulktasks.serializers import (
     BulkTaskPageSerializer,
     BulkTaskSerializer,
 )
-from bulktasks.services import bulk_task_create
+from bulktasks.services import bulk_task_cancel, bulk_task_create
 from bulktasks.uploads import max_file_size, too_large_message, upload_handlers_install
 from core import errors
 from core.bodies import body_length_require
@@ -40,7 +41,11 @@ from core.params import query_params_validate
 from core.responses import envelope, envelope_rendered
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
 from users.models import Organization
-from users.permissions import BulkTaskCollectionPermission, BulkTaskPermission
+from users.permissions import (
+    BulkTaskCancelPermission,
+    BulkTaskCollectionPermission,
+    BulkTaskPermission,
+)
 from users.selectors import Caller
 
 # Multipart framing around the file: boundaries, headers and the small fields.
@@ -264,3 +269,40 @@ class BulkTaskViewSet(OrganizationViewSet):
         )
         items = BulkTaskLineSerializer(lines, many=True).data
         return envelope(page(items, has_more, str(lines[-1].line) if lines else None))
+
+
+@extend_schema(tags=["Bulk tasks"])
+class BulkTaskCancelViewSet(OrganizationViewSet):
+    """``/v1/organizations/{organizationId}/bulk-tasks/{bulkTaskId}/cancel``."""
+
+    permission_classes = [BulkTaskCancelPermission]
+    path_parameters = BulkTaskViewSet.path_parameters
+
+    @extend_schema(
+        operation_id="cancelBulkTask",
+        summary="Cancel a bulkTask",
+        description=(
+            "Required permission: `base.bulk.management.cancel`. No request body. A pending "
+            "task ends at once; a task in progress ends at once too, and its workers stop at "
+            "their next chunk boundary (within a second or two): it keeps the counts and "
+            "report lines of the chunks already committed, and nothing of a chunk that was "
+            "half done. Either way the task answered is `failed`, with `error` "
+            '"Cancelled by <e-mail of the caller>". Cancelling a cancelled task again '
+            "answers it unchanged. A task that completed, or failed on its own, is 409 (3005)."
+        ),
+        request=None,
+        responses={200: BulkTaskSerializer},
+    )
+    @raises(errors.BULK_TASK_FINISHED)
+    def cancel(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Cancel the task and return it as GET does, report lines included."""
+        bulk_task = bulk_task_or_404(
+            organization=self.organization, bulk_task_id=self.kwargs["bulk_task_id"]
+        )
+        bulk_task_cancel(bulk_task=bulk_task, cancelled_by=self.member)
+        # Read again as GET reads it: the creator with it, then the report's first lines.
+        bulk_task = bulk_task_or_404(organization=self.organization, bulk_task_id=bulk_task.pk)
+        lines = bulk_task_report_lines_head(
+            bulk_task=bulk_task, limit=settings.BULK_TASK_INLINE_LINES_LIMIT
+        )
+        return envelope(BulkTaskSerializer(bulk_task, context={"report_lines": lines}).data)

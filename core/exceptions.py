@@ -105,3 +105,9 @@ class IdempotencyKeyReused(ServiceError):
     """The same Idempotency-Key came with a different action, option or file."""
 
     error = errors.IDEMPOTENCY_KEY_REUSED
+
+
+class BulkTaskFinished(ServiceError):
+    """The task completed or failed on its own: there is nothing left to cancel."""
+
+    error = errors.BULK_TASK_FINISHED

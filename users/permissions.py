@@ -57,3 +57,9 @@ class BulkTaskCollectionPermission(OrganizationPermission):
         "HEAD": catalog.BULK_TASK_LIST,
         "POST": catalog.BULK_TASK_CREATE,
     }
+
+
+class BulkTaskCancelPermission(OrganizationPermission):
+    """Cancelling a pending or running bulk task."""
+
+    method_permissions = {"POST": catalog.BULK_TASK_CANCEL}

@@ -193,6 +193,10 @@ def _apply(
     ).update(lease_expires_at=now + lease_duration())
     if not held:
         raise LeaseLost(chunk.pk)
+    # Cancelled while the chunk was read: spare the writes the last statement
+    # would roll back anyway (that statement is what guarantees it).
+    if not BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).exists():
+        raise TaskNotRunning(bulk_task.pk)
     # Lines whose outcome the scan already recorded (repeats of an earlier line).
     recorded = set(
         BulkTaskLine.objects.filter(

@@ -135,7 +135,10 @@ def _scan(
     except FileFormatError as exc:
         return task_fail(bulk_task=bulk_task, error=str(exc), owner=owner), None
     except LeaseLost:
-        logger.warning("bulk task taken over by another worker", extra=log)
+        if BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).exists():
+            logger.warning("bulk task taken over by another worker", extra=log)
+        else:
+            logger.info("bulk task scan stopped: the task is no longer running", extra=log)
         return None
     except Exception as exc:
         raise_if_outage(

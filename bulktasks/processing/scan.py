@@ -32,6 +32,9 @@ from bulktasks.readers import Position, Record, RecordReader
 
 # How many records the scan reads between two looks at the clock.
 _SCAN_CLOCK_EVERY = 10_000
+# How often a scan looks whether its task was cancelled meanwhile: a cancel
+# stops a long scan within about this (plus one clock look's worth of records).
+_STOP_CHECK_SECONDS = 0.5
 REASON_MAX_LENGTH = 1000
 # Rows per INSERT: PostgreSQL takes at most 65,535 parameters in one statement
 # (a chunk row has 18, a report line 4), and a batch is built only when written.
@@ -70,13 +73,17 @@ def bulk_task_scan(
     keyed_lines: array[int] = array("I")
     keyed = type(action).key is not Action.key
     renew_after = settings.BULK_TASK_LEASE_SECONDS / 3
-    renewed = time.monotonic()
+    renewed = looked = time.monotonic()
 
     def keep_lease() -> None:
-        nonlocal renewed
-        if time.monotonic() - renewed >= renew_after:
+        nonlocal renewed, looked
+        now = time.monotonic()
+        if now - renewed >= renew_after:
             _renew_lease(bulk_task, owner)
-            renewed = time.monotonic()
+            renewed = looked = time.monotonic()
+        elif now - looked >= _STOP_CHECK_SECONDS:
+            _raise_if_stopped(bulk_task, owner)
+            looked = time.monotonic()
 
     count = 0
     span: _Span | None = None
@@ -200,6 +207,18 @@ def _renew_lease(bulk_task: BulkTask, owner: str) -> None:
         scanned_at__isnull=True,
     ).update(lease_expires_at=timezone.now() + lease_duration())
     if not renewed:
+        raise LeaseLost(bulk_task.pk)
+
+
+def _raise_if_stopped(bulk_task: BulkTask, owner: str) -> None:
+    """Raise LeaseLost when the task was cancelled (or this scan taken over): stop reading.
+
+    A read, not a renewal: the scan's final transaction renews the lease under
+    the same conditions, so a scan that missed this still writes nothing.
+    """
+    if not BulkTask.objects.filter(
+        pk=bulk_task.pk, lease_owner=owner, status=BulkTask.Status.IN_PROGRESS
+    ).exists():
         raise LeaseLost(bulk_task.pk)
 
 

@@ -19,6 +19,7 @@ import pytest
 from bulktasks import demo
 from tests.bulktasks.files import csv_file, people_rows
 from tests.openapi import (
+    CANCEL,
     LINES,
     LOGOUT,
     REFRESH,
@@ -118,6 +119,11 @@ def real_responses(api_client) -> list[tuple[str, str, int, Any]]:
     page = call(LINES, "get", api_client.get(lines + "?limit=2"))["data"]
     call(LINES, "get", api_client.get(f"{lines}?limit=2&cursor={page['nextCursor']}"))
     call(LINES, "get", api_client.get(lines + "?kind=skipped"))
+    for task_id in (demo.PENDING_TASK_ID, demo.PENDING_TASK_ID, demo.COMPLETED_TASK_ID):
+        # Cancelled, the same again (harmless), then a completed task: 409.
+        call(CANCEL, "post", api_client.post(f"{acme}/{task_id}/cancel"))
+    call(CANCEL, "post", api_client.post(f"{acme}/{demo.OTHER_TASK_ID}/cancel"))  # globex's: 404
+    call(CANCEL, "post", api_client.post(f"{acme}/123/cancel"))  # malformed: 400
     call(LOGOUT, "post", api_client.post(LOGOUT, {"refresh": refreshed["refresh"]}, format="json"))
     call(LOGOUT, "post", api_client.post(LOGOUT, {"refresh": refreshed["refresh"]}, format="json"))
     api_client.credentials()
