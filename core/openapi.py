@@ -141,7 +141,10 @@ class ApiAutoSchema(AutoSchema):
         if not self._is_public():
             found.update(AUTHENTICATED)
         if self.method in BODY_METHODS:
-            found.update(WITH_BODY)
+            # An operation that reads no body (``request=None``) never parses nor
+            # measures one: only a body over the server's limit (413) reaches it.
+            takes_body = self.get_request_serializer() is not None
+            found.update(WITH_BODY if takes_body else (errors.PAYLOAD_TOO_LARGE,))
         if self.view.get_throttles():
             found.add(errors.THROTTLED)
         found.update(getattr(self.view, "api_errors", ()))

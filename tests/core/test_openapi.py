@@ -13,13 +13,14 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.throttling import SimpleRateThrottle
 
 from bulktasks.models import BulkTaskLine
-from bulktasks.views import BulkTaskCollectionViewSet, BulkTaskViewSet
+from bulktasks.views import BulkTaskCancelViewSet, BulkTaskCollectionViewSet, BulkTaskViewSet
 from core import errors
 from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
 from tests.openapi import (
+    CANCEL,
     LINES,
     LOGOUT,
     REFRESH,
@@ -53,6 +54,8 @@ DOCUMENTED_ERRORS = {
         "413": [1006],
         "415": [1004, 1009],
     },
+    # No body: only one over the server's limit is refused (413).
+    ("post", CANCEL): {**COMMON, **ORGANIZATION, "409": [3005], "413": [1006]},
     ("post", TOKEN): {**COMMON, **BODY, "400": [1002, 1003], "401": [4001]},
     ("post", REFRESH): {**COMMON, **BODY, "400": [1002, 1003], "401": [4004]},
     ("post", LOGOUT): {**COMMON, **BODY, "400": [1002, 1003], "401": [4004]},
@@ -99,7 +102,7 @@ def test_the_schema_as_json_names_every_endpoint(api_client):
     response = api_client.get("/v1/schema/?format=json")
 
     schema = json.loads(response.content)
-    assert set(schema["paths"]) == {TASKS, TASK, LINES, TOKEN, REFRESH, LOGOUT}
+    assert set(schema["paths"]) == {TASKS, TASK, LINES, CANCEL, TOKEN, REFRESH, LOGOUT}
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
@@ -152,6 +155,7 @@ def test_each_operation_documents_the_error_codes_it_can_answer_with():
         (BulkTaskViewSet, LINES, "get"),
         (BulkTaskCollectionViewSet, TASKS, "get"),
         (BulkTaskCollectionViewSet, TASKS, "post"),
+        (BulkTaskCancelViewSet, CANCEL, "post"),
         (TokenObtainView, TOKEN, "post"),
         (TokenRefreshView, REFRESH, "post"),
         (LogoutView, LOGOUT, "post"),
