@@ -201,7 +201,14 @@ def _organization_get_or_create(slug: str, name: str) -> Organization:
 
 def _role_get_or_create(organization: Organization, name: str, permissions: list[str]) -> Role:
     existing = Role.objects.filter(organization=organization, name=name).first()
-    return existing or role_create(organization=organization, name=name, permissions=permissions)
+    if existing is None:
+        return role_create(organization=organization, name=name, permissions=permissions)
+    # A demo seeded before a permission joined the catalog (cancel) gets it now,
+    # so that the walk-through's commands work on an older local database too.
+    if not set(permissions) <= set(existing.permissions):
+        existing.permissions = sorted({*existing.permissions, *permissions})
+        existing.save(update_fields=["permissions"])
+    return existing
 
 
 def _member_get_or_create(

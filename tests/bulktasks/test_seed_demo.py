@@ -164,6 +164,21 @@ def test_running_twice_changes_nothing() -> None:
     }
 
 
+@pytest.mark.usefixtures("debug_on")
+def test_seeding_again_gives_the_operator_a_permission_the_catalog_gained_since() -> None:
+    seed_demo_json()
+    for role in Role.objects.filter(name="Bulk operator"):
+        role.permissions = [p for p in role.permissions if p != "base.bulk.management.cancel"]
+        role.save()
+
+    seed_demo_json()
+
+    operators = list(Role.objects.filter(name="Bulk operator"))
+    assert len(operators) == 2
+    for role in operators:
+        assert "base.bulk.management.cancel" in role.permissions
+
+
 # --- Refusal with DEBUG off ------------------------------------------------------------------
 
 
