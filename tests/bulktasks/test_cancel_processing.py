@@ -269,3 +269,28 @@ def test_the_pipeline_logs_a_stopped_scan_as_stopped_not_taken_over(acme, monkey
     assert "bulk task scan stopped: the task is no longer running" in messages
     assert "bulk task taken over by another worker" not in messages
     assert not Membership.objects.filter(organization=acme).exists()
+
+
+def test_the_command_line_run_stops_after_the_chunk_in_flight(acme, settings, monkeypatch):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    task = pending(acme, people_rows(6))
+    real_read = chunks_module._read
+    reads: list[int] = []
+
+    def cancel_on_the_second(bulk_task, action, chunk):
+        reads.append(chunk.index)
+        if chunk.index == 1:
+            bulk_task_cancel(bulk_task=BulkTask.objects.get(pk=task.pk), cancelled_by=UserFactory())
+        return real_read(bulk_task, action, chunk)
+
+    monkeypatch.setattr(chunks_module, "_read", cancel_on_the_second)
+
+    stopped = bulk_task_process(bulk_task_id=task.pk)
+
+    assert stopped is not None
+    assert (stopped.status, stopped.num_inserts) == ("failed", 2)
+    assert reads == [0, 1]
+    statuses = list(
+        BulkTaskChunk.objects.filter(task=task).order_by("index").values_list("status", "attempts")
+    )
+    assert statuses == [("done", 1), ("pending", 1), ("pending", 0)]
