@@ -72,6 +72,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         "organization",
         "action",
         "status",
+        "dry_run",
         "num_items",
         "num_inserts",
         "num_updates",
@@ -83,13 +84,16 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     actions = ["cancel_running", "retry_failed"]
-    list_filter = ["status", "organization", ActionListFilter, "created_at"]
+    list_filter = ["status", "dry_run", "organization", ActionListFilter, "created_at"]
     search_fields = ["=id", "file_original_name", "created_by__email"]
     list_select_related = ["organization", "created_by"]
     date_hierarchy = "created_at"
     show_full_result_count = False
     fieldsets = (
-        (None, {"fields": ("id", "organization", "action", "status", "override", "error")}),
+        (
+            None,
+            {"fields": ("id", "organization", "action", "status", "override", "dry_run", "error")},
+        ),
         (
             "File",
             {
@@ -236,14 +240,16 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                     created_by=request.user,  # type: ignore[arg-type]
                     action=form.cleaned_data["action"],
                     override=form.cleaned_data["override"],
+                    dry_run=form.cleaned_data["dry_run"],
                     file=upload,
                     original_name=upload.name or "",
                 )
             except ServiceError as exc:
                 form.add_error("file", exc.message)
             else:
+                dry_run = " as a dry run (nothing will be written)" if bulk_task.dry_run else ""
                 self.message_user(
-                    request, f"Task {bulk_task.pk} created; processing starts shortly."
+                    request, f"Task {bulk_task.pk} created{dry_run}; processing starts shortly."
                 )
                 return HttpResponseRedirect(
                     reverse("admin:bulktasks_bulktask_change", args=[bulk_task.pk])
@@ -347,7 +353,14 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         form_url: str = "",
         obj: Any = None,
     ) -> Any:
-        """Add the first skipped and errored lines to the task page."""
+        """Add the first skipped and errored lines to the task page; say if it is a dry run."""
+        if obj is not None and obj.dry_run:
+            self.message_user(
+                request,
+                "A dry run: its report shows what importing the file would do; "
+                "nothing was written.",
+                messages.INFO,
+            )
         if obj is not None:
             context["can_cancel"] = not obj.is_finished and self.has_cancel_permission(request)
             context["report_lines"] = bulk_task_report_lines_head(

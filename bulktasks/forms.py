@@ -16,6 +16,11 @@ class BulkTaskUploadForm(forms.Form):
     override = forms.BooleanField(
         required=False, help_text="Update existing records instead of skipping them."
     )
+    dry_run = forms.BooleanField(
+        label="Dry run",
+        required=False,
+        help_text="Decide and report every line as a real run would, and write nothing.",
+    )
     file = forms.FileField(help_text="CSV with a header row, or JSON Lines; UTF-8.")
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -49,6 +49,11 @@ class BulkTask(models.Model):
     override = models.BooleanField(
         default=False, help_text="Update existing records instead of skipping them."
     )
+    dry_run = models.BooleanField(
+        "dry run",
+        default=False,
+        help_text="Decide and report every line as a real run would, and write nothing.",
+    )
 
     # The uploaded file; an empty string means "not known", and the API leaves it out.
     file_original_name = models.CharField("file", max_length=256, blank=True)

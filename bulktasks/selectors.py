@@ -37,8 +37,9 @@ _tasks = RowReader(
     BulkTask,
     "t",
     only=(
-        "organization", "status", "action", "override", "file_original_name", "file_mimetype",
-        "file_size", "file_bucket", "file_key", "file_location", "file_region", "file_checksum",
+        "organization", "status", "action", "override", "dry_run", "file_original_name",
+        "file_mimetype", "file_size", "file_bucket", "file_key", "file_location", "file_region",
+        "file_checksum",
         "storage_provider", "num_items", "num_inserts", "num_updates", "num_skips", "num_errors",
         "error", "created_by", "created_at", "updated_at",
     ),

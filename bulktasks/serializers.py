@@ -31,9 +31,13 @@ LINE_KINDS = ["errored", "skipped"]
 class BulkTaskConfigSerializer(OmitEmptyMixin, serializers.Serializer):
     """The options the task was created with."""
 
-    always_present = ("override",)
+    always_present = ("override", "dryRun")
 
     override = serializers.BooleanField()
+    dryRun = serializers.BooleanField(
+        source="dry_run",
+        help_text="A dry run: every line decided and reported as a real run would, nothing written.",
+    )
 
 
 class BulkTaskFileSerializer(OmitEmptyMixin, serializers.Serializer):
@@ -154,7 +158,7 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
         data = {
             "id": task.id,
             "status": task.status,
-            "config": {"override": task.override},
+            "config": {"override": task.override, "dryRun": task.dry_run},
             "file": present(
                 {
                     "originalName": task.file_original_name,
@@ -184,6 +188,13 @@ class BulkTaskCreateSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, max_length=None)
     action = serializers.CharField(max_length=1000)
     override = serializers.BooleanField(default=False)
+    dryRun = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "`true` to validate and decide every line as a real run would, with the same "
+            "report, and write nothing to the action's tables; becomes `config.dryRun`."
+        ),
+    )
 
 
 class BulkTaskListQuerySerializer(serializers.Serializer):

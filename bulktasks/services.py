@@ -52,6 +52,7 @@ def bulk_task_create(
     file: Any,
     original_name: str,
     override: bool = False,
+    dry_run: bool = False,
     idempotency_key: str | None = None,
     enqueue: bool = True,
 ) -> tuple[BulkTask, bool]:
@@ -77,7 +78,7 @@ def bulk_task_create(
             f"Unsupported file type {detected.mimetype}: upload CSV (text/csv) or JSON Lines"
         )
 
-    fingerprint = hashlib.sha256(f"{action}\n{override}\n{checksum}".encode()).hexdigest()
+    fingerprint = _fingerprint(action=action, override=override, checksum=checksum, dry_run=dry_run)
     if idempotency_key and created_by is not None:
         replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
         if replay is not None:
@@ -113,6 +114,7 @@ def bulk_task_create(
                 created_by=created_by,
                 action=action,
                 override=override,
+                dry_run=dry_run,
                 status=BulkTask.Status.PENDING,
                 file_original_name=name,
                 file_mimetype=detected.mimetype,
@@ -156,6 +158,16 @@ def _known() -> list[str]:
     return action_names()
 
 
+def _fingerprint(*, action: str, override: bool, checksum: str, dry_run: bool) -> str:
+    """What an Idempotency-Key is held to: a dry run and a real run of one file differ.
+
+    A real run's fingerprint is the one it had before dry runs existed, so a key
+    remembered across an upgrade still matches its repeat.
+    """
+    parameters = f"{action}\n{override}\n{checksum}" + ("\ndry-run" if dry_run else "")
+    return hashlib.sha256(parameters.encode()).hexdigest()
+
+
 def _idempotent_replay(
     organization: Organization, user: User, key: str, fingerprint: str
 ) -> BulkTask | None:
@@ -173,7 +185,7 @@ def _idempotent_replay(
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            "Idempotency-Key was already used with another action, override or file"
+            "Idempotency-Key was already used with another action, override, dryRun or file"
         )
     return record.bulk_task
 

@@ -60,7 +60,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     description=(
         "1 to 255 printable ASCII characters. A repeat from the same user in the same "
         "organization within 24 hours returns the first task and creates nothing; the "
-        "same key with another action, override or file is refused (409, 3004)."
+        "same key with another action, override, dryRun or file is refused (409, 3004)."
     ),
 )
 CREATED_HEADERS = [
@@ -139,7 +139,8 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         description=(
             "Required permission: `base.bulk.management.create`. Stores the file (CSV with a "
             "header row, or JSON Lines; UTF-8) and answers 201 at once with the pending "
-            "task; a worker processes it in the background."
+            "task; a worker processes it in the background. With `dryRun=true` every line "
+            "is decided and reported as a real run would, and nothing is written."
         ),
         request={"multipart/form-data": BulkTaskCreateSerializer},
         parameters=[IDEMPOTENCY_KEY_PARAMETER, *CREATED_HEADERS],
@@ -175,6 +176,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             created_by=self.member,
             action=serializer.validated_data["action"],
             override=serializer.validated_data["override"],
+            dry_run=serializer.validated_data["dryRun"],
             file=upload,
             original_name=upload.name or "",
             idempotency_key=idempotency_key,

@@ -25,6 +25,9 @@ class ActionContext:
     bulk_task_id: str
     organization_id: str
     override: bool
+    # A dry run: the pipeline rolls ``apply``'s database writes back itself; an
+    # action with effects outside the database (mail, HTTP) must skip them.
+    dry_run: bool = False
 
 
 @dataclass(slots=True)
@@ -43,7 +46,8 @@ class Action(ABC):
     ``validate`` runs on every line, without touching the database; ``apply``
     receives the valid lines of a chunk, in line order, inside the transaction
     that also marks the chunk done, so it must only write through the ORM and
-    never commit on its own. Chunks of one file may be applied at the same time
+    never commit on its own (a dry run rolls those writes back: see
+    ``ActionContext.dry_run``). Chunks of one file may be applied at the same time
     on different workers, in any order; lines that repeat an earlier line's
     ``key`` anywhere in the file never reach ``apply``.
     """

@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bulktasks.actions import Action, ActionContext, action_get
+from bulktasks.actions import Action, ActionContext, BatchResult, action_get
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing.claim import chunk_claim
 from bulktasks.processing.dispatch import organization_dispatch
@@ -110,7 +110,9 @@ def bulk_task_chunk_process(
             f"processing stopped at line {chunk.first_line} because of an internal error; "
             "staff can retry it",
         )
-    _statistics_refresh(action, chunk.index + 1)
+    if not bulk_task.dry_run:
+        # A dry run leaves the tables as they were: nothing to refresh.
+        _statistics_refresh(action, chunk.index + 1)
     if finished:
         log_completed(bulk_task)
     chunk.refresh_from_db()
@@ -220,8 +222,9 @@ def _apply(
         bulk_task_id=bulk_task.pk,
         organization_id=bulk_task.organization_id,
         override=bulk_task.override,
+        dry_run=bulk_task.dry_run,
     )
-    result = action.apply(context=context, rows=rows) if rows else None
+    result = _apply_action(action, context, rows) if rows else None
     skipped = result.skipped if result else []
     errored.extend(result.errored if result else [])
     BulkTaskLine.objects.bulk_create(
@@ -267,6 +270,29 @@ def _apply(
     if dispatch:
         organization_dispatch(organization_id=bulk_task.organization_id)
     return finished
+
+
+def _apply_action(
+    action: Action, context: ActionContext, rows: list[tuple[int, Any]]
+) -> BatchResult:
+    """The action's outcome for the rows; in a dry run, its writes are rolled back at once.
+
+    A dry run applies the chunk for real inside a savepoint and rolls back to it,
+    so every decision is the one a real run takes, from the same code and the
+    same database state; the report lines and counters are then written and
+    committed as usual. Only this chunk's writes are undone, and no other chunk
+    depends on them: a key repeated in another chunk never reaches ``apply``
+    (the scan reports it), so each chunk decides from the state before the task.
+    Rolling back before the report is written also frees the rows other imports
+    may be waiting on as soon as possible.
+    """
+    if not context.dry_run:
+        return action.apply(context=context, rows=rows)
+    with transaction.atomic():
+        result = action.apply(context=context, rows=rows)
+        # Roll back to the savepoint on leaving the block; the chunk's transaction goes on.
+        transaction.set_rollback(True)
+    return result
 
 
 def _statistics_refresh(action: Action, chunks_done: int) -> None:

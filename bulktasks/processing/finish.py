@@ -75,6 +75,7 @@ def log_context(bulk_task: BulkTask) -> dict[str, object]:
         "bulk_task_id": bulk_task.pk,
         "organization_id": bulk_task.organization_id,
         "action": bulk_task.action,
+        "dry_run": bulk_task.dry_run,
     }
 
 

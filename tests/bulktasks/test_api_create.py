@@ -47,7 +47,7 @@ def test_an_upload_returns_201_with_a_pending_task_in_the_get_shape(client, uplo
     assert response.status_code == 201, response.content
     data = response.json()["data"]
     assert data["status"] == "pending"
-    assert data["config"] == {"override": True}
+    assert data["config"] == {"override": True, "dryRun": False}
     assert data["action"] == "users.import"
     assert data["createdBy"]["id"] == uploader.id
     assert data["report"] == {
@@ -86,7 +86,7 @@ def test_the_created_task_is_readable_through_get(client):
 def test_override_defaults_to_false(client):
     data = post(client, csv_file(people_rows(1))).json()["data"]
 
-    assert data["config"] == {"override": False}
+    assert data["config"] == {"override": False, "dryRun": False}
 
 
 def test_the_original_name_is_kept_without_path_parts(client):

@@ -48,7 +48,7 @@ class TestFound:
         body = response.json()
         assert body["status"] is True
         assert body["data"]["id"] == task.id
-        assert body["data"]["config"] == {"override": True}
+        assert body["data"]["config"] == {"override": True, "dryRun": False}
         assert body["data"]["createdBy"]["email"] == reader.email
 
     def test_a_reader_gets_the_task_by_organization_id(self, reader_client, organization):

@@ -160,7 +160,8 @@ def test_the_exact_bytes_of_a_known_task(reader_client, organization):
 
     assert get_body(reader_client, organization, task) == (
         b'{"status":true,"data":{"id":"65a0000000000000000000aa","status":"completed",'
-        b'"config":{"override":false},"file":{"originalName":"people.csv","mimetype":"text/csv",'
+        b'"config":{"override":false,"dryRun":false},'
+        b'"file":{"originalName":"people.csv","mimetype":"text/csv",'
         b'"size":1234,"checksum":"' + b"0" * 64 + b'"},"action":"users.import",'
         b'"report":{"numItems":5,"numInserts":1,"numUpdates":0,"numSkips":1,"numErrors":1,'
         b'"skippedLines":[{"line":3}],"erroredLines":[{"line":4,"reason":"email: duplicate of line 2"}]},'

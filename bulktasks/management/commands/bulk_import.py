@@ -1,4 +1,4 @@
-"""``manage.py bulk_import FILE --organization SLUG --action users.import [--override]``."""
+"""``manage.py bulk_import FILE --organization SLUG --action users.import [--override] [--dry-run]``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--organization", required=True, help="Organization slug or id.")
         parser.add_argument("--action", required=True, help="For example users.import.")
         parser.add_argument("--override", action="store_true", help="Update existing records.")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Decide and report every line as a real run would, and write nothing.",
+        )
         parser.add_argument("--created-by", help="E-mail of the user the task is recorded for.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,6 +59,7 @@ class Command(BaseCommand):
                     created_by=created_by,
                     action=options["action"],
                     override=options["override"],
+                    dry_run=options["dry_run"],
                     file=upload,
                     original_name=path.name,
                     enqueue=False,
@@ -61,7 +67,8 @@ class Command(BaseCommand):
             except ServiceError as exc:
                 raise CommandError(exc.message) from exc
 
-        self.stderr.write(f"Task {bulk_task.pk}: {path.name} for {organization.slug}")
+        dry_run = " (dry run: nothing will be written)" if bulk_task.dry_run else ""
+        self.stderr.write(f"Task {bulk_task.pk}: {path.name} for {organization.slug}{dry_run}")
         started = time.monotonic()
         finished = bulk_task_process(bulk_task_id=bulk_task.pk, progress=self._progress)
         elapsed = time.monotonic() - started
@@ -95,6 +102,7 @@ class Command(BaseCommand):
         rate = bulk_task.num_done / elapsed if elapsed > 0 else 0.0
         lines = [
             f"Status:   {bulk_task.status}",
+            f"Dry run:  {'yes, nothing was written' if bulk_task.dry_run else 'no'}",
             f"Items:    {bulk_task.num_items}",
             f"Inserted: {bulk_task.num_inserts}",
             f"Updated:  {bulk_task.num_updates}",
