@@ -35,6 +35,7 @@ from core.exceptions import (
     ServiceUnavailable,
     UnknownAction,
     UnsupportedFileType,
+    ValidationFailed,
 )
 from core.ids import object_id
 from users.models import Organization, User
@@ -62,10 +63,13 @@ def bulk_task_create(
     in the same organization within 24 hours, the earlier task and False. With
     ``enqueue=False`` the caller processes the task itself (the command line does).
     """
-    if action_get(action) is None:
+    handler = action_get(action)
+    if handler is None:
         raise UnknownAction(
             f"Unknown action {action[:100]!r}; known actions: {', '.join(_known())}"
         )
+    if override and not handler.takes_override:
+        raise ValidationFailed(f"override: {action} has nothing to override; leave it false")
     size = int(getattr(file, "size", 0) or 0)
     if size > max_file_size():
         raise PayloadTooLarge(too_large_message())

@@ -57,6 +57,9 @@ class Action(ABC):
     # The models whose tables ``apply`` writes: their planner statistics are
     # refreshed as an import grows them (see services._statistics_refresh).
     models: ClassVar[tuple[type[Model], ...]] = ()
+    # Whether ``override`` means anything to this action; a task asking for it
+    # when it does not is refused at creation rather than silently ignored.
+    takes_override: ClassVar[bool] = True
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -255,7 +255,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Bulk tasks -----------------------------------------------------------------
 # Modules that register actions (see docs/actions.md).
-BULK_TASK_ACTIONS = env_list("BULK_TASK_ACTIONS", ["bulktasks.actions.users_import"])
+BULK_TASK_ACTIONS = env_list(
+    "BULK_TASK_ACTIONS",
+    ["bulktasks.actions.users_import", "bulktasks.actions.users_deactivate"],
+)
 # Inline report lines in GET /bulk-tasks/{id} stop at this many lines of each
 # kind; the counters always give the true totals.
 BULK_TASK_INLINE_LINES_LIMIT = env_int("BULK_TASK_INLINE_LINES_LIMIT", 1000)

@@ -26,7 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path, help="A CSV (with a header row) or JSON Lines file.")
         parser.add_argument("--organization", required=True, help="Organization slug or id.")
-        parser.add_argument("--action", required=True, help="For example users.import.")
+        parser.add_argument(
+            "--action", required=True, help="For example users.import or users.deactivate."
+        )
         parser.add_argument("--override", action="store_true", help="Update existing records.")
         parser.add_argument(
             "--dry-run",
