@@ -83,6 +83,7 @@ def demo_seed() -> DemoData:
         catalog.BULK_TASK_GET,
         catalog.BULK_TASK_LIST,
         catalog.BULK_TASK_CREATE,
+        catalog.WEBHOOKS_MANAGE,
     ]
     operator = _role_get_or_create(acme, "Bulk operator", every_bulk_permission)
     viewer = _role_get_or_create(acme, "Viewer", [])

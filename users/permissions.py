@@ -57,3 +57,14 @@ class BulkTaskCollectionPermission(OrganizationPermission):
         "HEAD": catalog.BULK_TASK_LIST,
         "POST": catalog.BULK_TASK_CREATE,
     }
+
+
+class WebhookPermission(OrganizationPermission):
+    """The organization's webhook endpoints: list, register and remove them."""
+
+    method_permissions = {
+        "GET": catalog.WEBHOOKS_MANAGE,
+        "HEAD": catalog.WEBHOOKS_MANAGE,
+        "POST": catalog.WEBHOOKS_MANAGE,
+        "DELETE": catalog.WEBHOOKS_MANAGE,
+    }
