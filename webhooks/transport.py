@@ -143,6 +143,9 @@ def _exchange(
         response = connection.getresponse()
         maximum = int(settings.WEBHOOK_MAX_RESPONSE_BYTES)
         content = response.read(maximum + 1)
+        if expired.is_set():
+            # Cut off mid-answer: the read ended early without an error.
+            return result("timeout", address=address, error=f"no full answer within {limit:g} s")
         status = response.status
         retry_after = response.getheader("Retry-After")
         cut = len(content) > maximum
