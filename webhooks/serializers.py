@@ -38,7 +38,7 @@ class WebhookEndpointCreateSerializer(serializers.Serializer):
         ),
     )
     events = serializers.ListField(
-        child=EventTypeField(max_length=64),
+        child=EventTypeField(),
         min_length=1,
         max_length=len(EVENT_TYPES) * 4,
         help_text="The event types to send to this URL.",
