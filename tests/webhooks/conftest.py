@@ -67,3 +67,11 @@ def clock():
     travelling = Clock()
     with mock.patch("django.utils.timezone.now", travelling):
         yield travelling
+
+
+def record_event_without_message(organization: Organization) -> WebhookDelivery:
+    """End a task of the organization, committing its delivery but dropping the after-commit message."""
+    task = BulkTaskFactory(organization=organization, status=BulkTask.Status.IN_PROGRESS)
+    with mock.patch("webhooks.delivery.webhook_delivery_enqueue"):
+        assert task_complete(bulk_task=task)
+    return WebhookDelivery.objects.get(event__bulk_task_id=task.pk)

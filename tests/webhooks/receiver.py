@@ -56,7 +56,7 @@ def receiver(*answers: Answer, path: str = "/hooks") -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with lock:
@@ -87,7 +87,7 @@ def receiver(*answers: Answer, path: str = "/hooks") -> Iterator[Receiver]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the sender stopped reading: what a bounded client does
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

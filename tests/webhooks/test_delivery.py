@@ -80,7 +80,8 @@ def test_the_event_data_is_the_task_as_get_returns_it_without_the_line_lists(
     got = reader_client.get(f"/v1/organizations/acme/bulk-tasks/{task_id}").json()["data"]
     sent = json.loads(delivery.event.body)["data"]
 
-    assert "skippedLines" in got["report"] and "erroredLines" in got["report"]
+    assert "skippedLines" in got["report"]
+    assert "erroredLines" in got["report"]
     del got["report"]["skippedLines"], got["report"]["erroredLines"]
     assert sent == got
 
@@ -116,9 +117,13 @@ def test_a_rolled_back_completion_leaves_no_event(organization):
     WebhookEndpointFactory(organization=organization)
     task = BulkTaskFactory(organization=organization, status=BulkTask.Status.IN_PROGRESS)
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        task_complete(bulk_task=task)
-        raise RuntimeError("the chunk's transaction fails after completing the task")
+    def complete_then_fail() -> None:
+        with transaction.atomic():
+            task_complete(bulk_task=task)
+            raise RuntimeError("the chunk's transaction fails after completing the task")
+
+    with pytest.raises(RuntimeError, match="fails after completing"):
+        complete_then_fail()
 
     assert not WebhookEvent.objects.exists()
     assert not WebhookDelivery.objects.exists()
@@ -180,7 +185,8 @@ def test_a_receiver_failing_twice_then_succeeding_gets_the_same_webhook_id(
     assert 16 <= second_wait <= 20
     assert [request.headers["webhook-id"] for request in requests] == [delivery.event_id] * 3
     timestamps = [int(request.headers["webhook-timestamp"]) for request in requests]
-    assert timestamps == sorted(timestamps) and timestamps[0] < timestamps[2]
+    assert timestamps == sorted(timestamps)
+    assert timestamps[0] < timestamps[2]
     for request in requests:
         verify_independently(endpoint.secret, request.headers, request.body)
         assert request.body == requests[0].body
@@ -205,9 +211,11 @@ def test_a_short_retry_is_queued_with_a_countdown_after_commit(
         WebhookEndpointFactory(organization=organization, url=hooks.url)
         [delivery] = finish_task(organization)
 
-        with mock.patch("webhooks.delivery.webhook_delivery_enqueue") as enqueue:
-            with django_capture_on_commit_callbacks(execute=True):
-                webhook_delivery_attempt(delivery_id=delivery.pk)
+        with (
+            mock.patch("webhooks.delivery.webhook_delivery_enqueue") as enqueue,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            webhook_delivery_attempt(delivery_id=delivery.pk)
 
     delivery.refresh_from_db()
     [call] = enqueue.call_args_list
@@ -431,7 +439,8 @@ def test_staff_can_send_a_failed_delivery_again_with_a_fresh_window(
         attempt = webhook_delivery_attempt(delivery_id=delivery.pk)
 
         assert len(hooks.received) == 2
-    assert attempt is not None and attempt.outcome == "succeeded"
+    assert attempt is not None
+    assert attempt.outcome == "succeeded"
     delivery.refresh_from_db()
     assert delivery.window_started_at == clock.now
     assert webhook_delivery_retry(delivery=delivery) is False

@@ -52,5 +52,5 @@ def test_the_reference_implementation_verifies_our_headers():
 
 
 def test_a_secret_without_its_prefix_is_not_a_key():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="whsec_"):
         secret_key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")

@@ -36,7 +36,7 @@ REFUSED = [
     ("224.0.0.1", "multicast"),
     ("239.255.255.250", "multicast"),
     ("ff02::1", "multicast"),
-    ("0.0.0.0", "unspecified"),
+    ("0.0.0.0", "unspecified"),  # noqa: S104 - an address to refuse, not to bind
     ("::", "unspecified"),
     ("240.0.0.1", "private"),
     ("255.255.255.255", "private"),
@@ -239,7 +239,8 @@ def test_delivery_connects_to_the_address_it_checked_not_a_second_lookup(organiz
             attempt = webhook_delivery_attempt(delivery_id=delivery.pk)
 
         [request] = hooks.wait_for(1)
-    assert attempt is not None and attempt.outcome == "succeeded"
+    assert attempt is not None
+    assert attempt.outcome == "succeeded"
     assert attempt.address == "127.0.0.1"
     # The Host header stays the URL's name, though the connection went to the checked address.
     assert request.headers["host"].startswith("rebind.example.com:")
