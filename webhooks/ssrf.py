@@ -125,16 +125,19 @@ def url_check(url: str) -> Target:
             "its host is not among the allowed webhook hosts", rule="host", host=target.host
         )
     addresses = resolve(target.host, target.port)
-    if not addresses:
-        raise UrlRefused("its host does not resolve", host=target.host)
     for address in addresses:
         reason = address_refusal(address, allow_loopback=allow_loopback)
         if reason is not None:
             raise UrlRefused(f"its host resolves to a {reason} address", host=target.host)
-    if target.scheme == "http" and not all(_is_loopback(address) for address in addresses):
+    if target.scheme == "http" and not (
+        addresses and all(_is_loopback(address) for address in addresses)
+    ):
+        # Plain http is for a receiver on this machine only; anything else needs https.
         raise UrlRefused(
             "must use https (http only to this machine)", rule="https", host=target.host
         )
+    if not addresses:
+        raise UrlRefused("its host does not resolve", host=target.host)
     return Target(
         scheme=target.scheme,
         host=target.host,

@@ -252,3 +252,10 @@ def test_https_to_a_public_host_is_accepted(manager_client):
 
     assert response.status_code == 201
     assert response.json()["data"]["url"] == "https://hooks.example.com/bulk?tenant=acme"
+
+
+def test_http_to_a_host_that_does_not_resolve_is_told_to_use_https(manager_client):
+    with mock.patch("webhooks.ssrf.resolve", return_value=[]):
+        response = register(manager_client, "http://hooks.example.com/x")
+
+    assert response.json()["error"]["code"] == 1020
