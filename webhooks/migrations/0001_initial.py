@@ -11,7 +11,9 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('bulktasks', '0006_bulktaskchunk'),
+        # Only the task table is referenced (without a database constraint): no
+        # later bulk-task migration is needed, and rolling one back keeps these tables.
+        ('bulktasks', '0001_initial'),
         ('users', '0004_slug_full_match'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
