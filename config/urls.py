@@ -15,6 +15,7 @@ urlpatterns = [
     # vain before the matching one costs the resolver a little on every request.
     path("v1/", include("bulktasks.urls")),
     path("v1/", include("users.urls")),
+    path("v1/", include("webhooks.urls")),
     # The OpenAPI schema and Swagger UI: public, for anyone, never throttled.
     re_path(
         r"^v1/schema/?$",

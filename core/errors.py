@@ -31,6 +31,9 @@ THROTTLED = ErrorSpec(1007, 429, "Too many requests")
 UNKNOWN_ACTION = ErrorSpec(1008, 400, "Unknown action")
 UNSUPPORTED_FILE_TYPE = ErrorSpec(1009, 415, "Unsupported file type")
 LENGTH_REQUIRED = ErrorSpec(1010, 411, "Length required")
+WEBHOOK_URL_NOT_HTTPS = ErrorSpec(1020, 400, "Webhook URL must use https")
+WEBHOOK_URL_NOT_ALLOWED = ErrorSpec(1021, 400, "Webhook URL not allowed")
+UNKNOWN_WEBHOOK_EVENT = ErrorSpec(1022, 400, "Unknown webhook event")
 
 # 3xxx: entities and routes.
 ENTITY_NOT_FOUND = ErrorSpec(3001, 404, "Entity not found")
@@ -38,6 +41,9 @@ ROUTE_NOT_FOUND = ErrorSpec(3002, 404, "Route not found")
 METHOD_NOT_ALLOWED = ErrorSpec(3003, 405, "Method not allowed")
 IDEMPOTENCY_KEY_REUSED = ErrorSpec(3004, 409, "Idempotency-Key reused with other parameters")
 BULK_TASK_FINISHED = ErrorSpec(3005, 409, "Bulk task already finished")
+
+WEBHOOK_ENDPOINT_EXISTS = ErrorSpec(3010, 409, "Webhook endpoint already registered")
+WEBHOOK_ENDPOINTS_LIMIT = ErrorSpec(3011, 409, "Too many webhook endpoints")
 
 # 4xxx: authentication and authorization.
 INVALID_CREDENTIALS = ErrorSpec(4001, 401, "Invalid credentials")

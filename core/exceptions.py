@@ -111,3 +111,32 @@ class BulkTaskFinished(ServiceError):
     """The task completed or failed on its own: there is nothing left to cancel."""
 
     error = errors.BULK_TASK_FINISHED
+
+class WebhookUrlNotHttps(ServiceError):
+    """A webhook URL that is not https where only https is allowed."""
+
+    error = errors.WEBHOOK_URL_NOT_HTTPS
+
+
+class WebhookUrlNotAllowed(ServiceError):
+    """A webhook URL whose host is not allowed, or resolves to an address that is not public."""
+
+    error = errors.WEBHOOK_URL_NOT_ALLOWED
+
+
+class UnknownWebhookEvent(ServiceError):
+    """A webhook subscription names an event type the service does not send."""
+
+    error = errors.UNKNOWN_WEBHOOK_EVENT
+
+
+class WebhookEndpointExists(ServiceError):
+    """The organization already has an endpoint with that URL."""
+
+    error = errors.WEBHOOK_ENDPOINT_EXISTS
+
+
+class WebhookEndpointsLimit(ServiceError):
+    """The organization has as many endpoints as it may have."""
+
+    error = errors.WEBHOOK_ENDPOINTS_LIMIT

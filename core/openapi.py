@@ -56,7 +56,7 @@ ERROR_HEADERS: dict[int, tuple[str, bool, str]] = {
     503: ("Retry-After", True, "Seconds to wait before trying again."),
 }
 
-SUCCESS_DESCRIPTIONS = {"200": "OK", "201": "Created"}
+SUCCESS_DESCRIPTIONS = {"200": "OK", "201": "Created", "204": "No Content"}
 
 
 def raises(*specs: ErrorSpec) -> Callable[[Target], Target]:

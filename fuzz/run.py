@@ -88,6 +88,10 @@ def server_env(database_url: str, folder: Path) -> dict[str, str]:
             # Uploads are queued in a folder nobody consumes: tasks stay pending.
             "CELERY_BROKER_FOLDER": str(folder / "broker"),
             "JWT_ACCESS_TOKEN_LIFETIME": "7200",
+            # Webhook URLs are refused unless their host is this reserved name, before
+            # any DNS lookup: the fuzzer's random hosts are never resolved nor called
+            # (and no worker consumes the queue, so nothing is ever delivered).
+            "WEBHOOK_ALLOWED_HOSTS": "webhooks.fuzz.invalid",
             "LOG_LEVEL": "WARNING",
         }
     )

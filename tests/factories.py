@@ -7,6 +7,8 @@ from factory.django import DjangoModelFactory
 
 from bulktasks.models import BulkTask, BulkTaskLine, StorageProvider
 from users.models import Membership, Organization, Role, User
+from webhooks.models import WebhookEndpoint
+from webhooks.signing import secret_generate
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -87,3 +89,13 @@ class BulkTaskLineFactory(DjangoModelFactory):
     kind = BulkTaskLine.Kind.ERRORED
     line = factory.Sequence(lambda n: n + 2)
     reason = "email: required"
+
+
+class WebhookEndpointFactory(DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    organization = factory.SubFactory(OrganizationFactory)
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hooks/{n}")
+    events = factory.LazyFunction(lambda: ["bulkTask.completed", "bulkTask.failed"])
+    secret = factory.LazyFunction(secret_generate)

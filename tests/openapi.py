@@ -17,6 +17,8 @@ CANCEL = TASK + "/cancel"
 TOKEN = "/v1/auth/token"
 REFRESH = "/v1/auth/token/refresh"
 LOGOUT = "/v1/auth/logout"
+WEBHOOKS = "/v1/organizations/{organizationId}/webhooks"
+WEBHOOK = WEBHOOKS + "/{webhookId}"
 
 GET_BULK_TASK = (TASK, "get")
 
@@ -78,6 +80,9 @@ def response_problems(
     responses = operation(schema, path, method)["responses"]
     if str(status) not in responses:
         return [f"status {status} is not documented for {method.upper()} {path}"]
+    if "content" not in responses[str(status)]:
+        # A response documented without a body (204) must come without one.
+        return [] if body is None else [f"{status} is documented without a body"]
     root = {**response_schema(schema, path, method, status), "components": schema["components"]}
     validator = Draft4Validator(root, format_checker=FormatChecker())
     return [

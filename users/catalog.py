@@ -6,12 +6,14 @@ BULK_TASK_GET = "base.bulk.management.get"
 BULK_TASK_LIST = "base.bulk.management.list"
 BULK_TASK_CREATE = "base.bulk.management.create"
 BULK_TASK_CANCEL = "base.bulk.management.cancel"
+WEBHOOKS_MANAGE = "base.webhooks.manage"
 
 PERMISSIONS: dict[str, str] = {
     BULK_TASK_GET: "Read one bulk task and its line report",
     BULK_TASK_LIST: "List the organization's bulk tasks",
     BULK_TASK_CREATE: "Upload a file to start a bulk task",
     BULK_TASK_CANCEL: "Cancel a pending or running bulk task",
+    WEBHOOKS_MANAGE: "Register, list and remove the organization's webhook endpoints",
 }
 
 

@@ -63,3 +63,13 @@ class BulkTaskCancelPermission(OrganizationPermission):
     """Cancelling a pending or running bulk task."""
 
     method_permissions = {"POST": catalog.BULK_TASK_CANCEL}
+
+class WebhookPermission(OrganizationPermission):
+    """The organization's webhook endpoints: list, register and remove them."""
+
+    method_permissions = {
+        "GET": catalog.WEBHOOKS_MANAGE,
+        "HEAD": catalog.WEBHOOKS_MANAGE,
+        "POST": catalog.WEBHOOKS_MANAGE,
+        "DELETE": catalog.WEBHOOKS_MANAGE,
+    }

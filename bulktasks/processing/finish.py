@@ -6,11 +6,12 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
 from bulktasks.processing.leases import commit_with_flush_wait
+from bulktasks.signals import bulk_task_finished
 from bulktasks.storage import StorageUnavailable, storage_is_unavailable
 from core.unavailable import is_service_unavailable
 
@@ -86,17 +87,34 @@ def task_complete(*, bulk_task: BulkTask) -> bool:
     task some other path already finished or failed simply stays as it is.
     """
     now = timezone.now()
-    completed = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS).update(
-        status=BulkTask.Status.COMPLETED,
-        lease_owner="",
-        lease_expires_at=None,
-        finished_at=now,
-        updated_at=now,
-    )
-    if completed:
-        # Shown completed once committed: that commit waits for its WAL on disk.
-        commit_with_flush_wait()
+    # One transaction with the listeners' writes (the webhook events): a task
+    # is never seen completed without them. Inside the last chunk's transaction
+    # this adds no savepoint.
+    with transaction.atomic(savepoint=False):
+        completed = BulkTask.objects.filter(
+            pk=bulk_task.pk, status=BulkTask.Status.IN_PROGRESS
+        ).update(
+            status=BulkTask.Status.COMPLETED,
+            lease_owner="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        if completed:
+            # Shown completed once committed: that commit waits for its WAL on disk.
+            commit_with_flush_wait()
+            task_finished(bulk_task=bulk_task, status=BulkTask.Status.COMPLETED)
     return bool(completed)
+
+
+def task_finished(*, bulk_task: BulkTask, status: str) -> None:
+    """The one hook of a task reaching a final status: tell the listeners, in its transaction.
+
+    ``task_complete`` and ``task_fail`` are the only writers of a final status,
+    so every way a task ends (its last chunk, an empty file, a file found
+    unreadable, a crash, running out of attempts) passes here exactly once.
+    """
+    bulk_task_finished.send(sender=BulkTask, bulk_task=bulk_task, status=str(status))
 
 
 def log_completed(bulk_task: BulkTask) -> None:
@@ -123,14 +141,18 @@ def task_fail(*, bulk_task: BulkTask, error: str, owner: str | None = None) -> B
     )
     if owner is not None:
         running = running.filter(lease_owner=owner)
-    failed = running.update(
-        status=BulkTask.Status.FAILED,
-        error=error,
-        lease_owner="",
-        lease_expires_at=None,
-        finished_at=now,
-        updated_at=now,
-    )
+    # One transaction with the listeners' writes, as in ``task_complete``.
+    with transaction.atomic(savepoint=False):
+        failed = running.update(
+            status=BulkTask.Status.FAILED,
+            error=error,
+            lease_owner="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        if failed:
+            task_finished(bulk_task=bulk_task, status=BulkTask.Status.FAILED)
     bulk_task.refresh_from_db()
     if failed:
         logger.info(

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "core",
     "users",
     "bulktasks",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,10 @@ SPECTACULAR_SETTINGS = {
             "name": "Bulk tasks",
             "description": "Upload a file to start a task; list tasks; read a task and its report.",
         },
+        {
+            "name": "Webhooks",
+            "description": "Register endpoints that are sent a signed event when a task ends.",
+        },
     ],
     "SCHEMA_PATH_PREFIX": "/v1",
     "CAMELIZE_NAMES": True,
@@ -247,6 +252,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BulkTaskStatusEnum": "bulktasks.models.BulkTask.Status",
         "ReportLineKindEnum": ["errored", "skipped"],
+        "WebhookEndpointStatusEnum": "webhooks.models.WebhookEndpoint.Status",
+        "WebhookEventTypeEnum": ["bulkTask.completed", "bulkTask.failed"],
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -279,6 +286,36 @@ BULK_TASK_MAX_ATTEMPTS = env_int("BULK_TASK_MAX_ATTEMPTS", 5)
 BULK_TASK_PENDING_GRACE_SECONDS = env_int("BULK_TASK_PENDING_GRACE_SECONDS", 60)
 BULK_TASK_IDEMPOTENCY_TTL_SECONDS = env_int("BULK_TASK_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
 BULK_TASK_SWEEP_SECONDS = env_int("BULK_TASK_SWEEP_SECONDS", 30)
+
+# --- Webhooks (docs/webhooks.md) ----------------------------------------------------
+# Plain http, and addresses on the loopback interface, for a receiver on this
+# machine: the local and test settings turn it on; it is never read from the
+# environment, so production always requires https to public addresses.
+WEBHOOK_ALLOW_HTTP_LOOPBACK = False
+# When set, a webhook URL's host must be one of these names, or end with one
+# written with a leading dot (".hooks.example.com"); checked before any DNS lookup.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+# Networks refused besides the built-in ones (loopback, private, link-local,
+# multicast, reserved, CGNAT, cloud metadata), e.g. a public range of your own.
+WEBHOOK_DENIED_NETWORKS = env_list("WEBHOOK_DENIED_NETWORKS", [])
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_int("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5)
+# The whole attempt once connected: TLS, sending, and the receiver's answer.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
+# A receiver's answer is read up to this many bytes, then the connection is closed.
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024)
+# Retries: 5 s, then 4 times longer each time (less up to 20 % of jitter), at
+# most WEBHOOK_RETRY_MAX_DELAY_SECONDS apart, until an attempt fails at least
+# WEBHOOK_RETRY_WINDOW_SECONDS after the first one; then the endpoint is failing.
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 5)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env_int("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 6 * 3600)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
+# A retry due within this many seconds is sent with a Celery countdown; a later
+# one is left to the sweeper, so no message waits hours in the broker.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env_int("WEBHOOK_COUNTDOWN_MAX_SECONDS", 300)
+WEBHOOK_SWEEP_SECONDS = env_int("WEBHOOK_SWEEP_SECONDS", 30)
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10)
+# The Celery queue deliveries go to; empty: the default queue, beside bulk tasks.
+WEBHOOK_QUEUE = env_str("WEBHOOK_QUEUE")
 
 # Uploaded files go through Django's storage API: S3 (or any S3-compatible
 # store) when a bucket is named, the local MEDIA_ROOT otherwise.
@@ -357,6 +394,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bulktasks.tasks.sweep_bulk_tasks",
         "schedule": float(BULK_TASK_SWEEP_SECONDS),
     },
+}
+# Webhook deliveries due whose message was lost, or retries due later than a countdown.
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "webhooks.tasks.sweep_webhook_deliveries",
+    "schedule": float(WEBHOOK_SWEEP_SECONDS),
 }
 # Revoked and expired refresh tokens are forgotten once a day.
 CELERY_BEAT_SCHEDULE["auth-tokens-flush-expired"] = {

@@ -13,3 +13,6 @@ SECRET_KEY = _SECRET_KEY or "local-development-key-not-for-production-use-012345
 SIMPLE_JWT["SIGNING_KEY"] = SIMPLE_JWT["SIGNING_KEY"] or SECRET_KEY  # noqa: F405
 # Plain text for a person at a terminal; LOG_FORMAT=json to see what production writes.
 LOGGING = logging_config(log_format=env_str("LOG_FORMAT", "text"), level=LOG_LEVEL)  # noqa: F405
+
+# Webhooks to a receiver on this machine (http://127.0.0.1:...), for trying them out.
+WEBHOOK_ALLOW_HTTP_LOOPBACK = True

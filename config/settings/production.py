@@ -65,3 +65,6 @@ X_FRAME_OPTIONS = "DENY"
 # check (core/checks.py) fails the release until NUM_PROXIES is set on purpose.
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 1)  # noqa: F405
 NUM_PROXIES_EXPLICIT = os.environ.get("NUM_PROXIES", "").strip() != ""
+
+# Webhooks go to https URLs of public addresses only, whatever a base module said.
+WEBHOOK_ALLOW_HTTP_LOOPBACK = False

@@ -36,3 +36,5 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Rate-limit counters in memory whatever REDIS_URL says: the suite clears the
 # cache between tests, and must never flush a developer's Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The tests run webhook receivers on the loopback interface, over plain http.
+WEBHOOK_ALLOW_HTTP_LOOPBACK = True

@@ -27,6 +27,8 @@ from tests.openapi import (
     TASK,
     TASKS,
     TOKEN,
+    WEBHOOK,
+    WEBHOOKS,
     generated_schema,
     operation,
     operations,
@@ -35,6 +37,7 @@ from tests.openapi import (
 )
 from users import catalog
 from users.views import LogoutView, TokenObtainView, TokenRefreshView
+from webhooks.views import WebhookEndpointCollectionViewSet, WebhookEndpointViewSet
 
 # The statuses every operation can answer with whatever it does.
 COMMON = {"400": [1003], "406": [1005], "500": [5000], "503": [5003]}
@@ -59,6 +62,17 @@ DOCUMENTED_ERRORS = {
     ("post", TOKEN): {**COMMON, **BODY, "400": [1002, 1003], "401": [4001]},
     ("post", REFRESH): {**COMMON, **BODY, "400": [1002, 1003], "401": [4004]},
     ("post", LOGOUT): {**COMMON, **BODY, "400": [1002, 1003], "401": [4004]},
+    ("get", WEBHOOKS): {**COMMON, **ORGANIZATION},
+    ("post", WEBHOOKS): {
+        **COMMON,
+        **ORGANIZATION,
+        "400": [1001, 1002, 1003, 1020, 1021, 1022],
+        "409": [3010, 3011],
+        "411": [1010],
+        "413": [1006],
+        "415": [1004],
+    },
+    ("delete", WEBHOOK): {**COMMON, **ORGANIZATION},
 }
 
 
@@ -102,7 +116,9 @@ def test_the_schema_as_json_names_every_endpoint(api_client):
     response = api_client.get("/v1/schema/?format=json")
 
     schema = json.loads(response.content)
-    assert set(schema["paths"]) == {TASKS, TASK, LINES, CANCEL, TOKEN, REFRESH, LOGOUT}
+    assert set(schema["paths"]) == {
+        TASKS, TASK, LINES, CANCEL, TOKEN, REFRESH, LOGOUT, WEBHOOKS, WEBHOOK
+    }
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
@@ -159,6 +175,9 @@ def test_each_operation_documents_the_error_codes_it_can_answer_with():
         (TokenObtainView, TOKEN, "post"),
         (TokenRefreshView, REFRESH, "post"),
         (LogoutView, LOGOUT, "post"),
+        (WebhookEndpointCollectionViewSet, WEBHOOKS, "get"),
+        (WebhookEndpointCollectionViewSet, WEBHOOKS, "post"),
+        (WebhookEndpointViewSet, WEBHOOK, "delete"),
     ],
 )
 def test_429_is_documented_exactly_where_a_view_has_throttles(view, path, method, monkeypatch):
@@ -200,6 +219,9 @@ def test_every_success_is_the_envelope():
     for path, method, item in operations(schema):
         for status, response in item["responses"].items():
             if int(status) >= 400:
+                continue
+            if status == "204":
+                assert "content" not in response, (method, path)  # no body at all
                 continue
             body = response["content"]["application/json"]["schema"]
             assert body["properties"]["status"] == {"type": "boolean", "enum": [True]}, path
