@@ -16,7 +16,7 @@ from bulktasks import sniffing
 from bulktasks.actions import action_get
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
 from bulktasks.processing.dispatch import bulk_task_enqueue, organization_dispatch
-from bulktasks.processing.finish import counts, log_context
+from bulktasks.processing.finish import counts, log_context, task_finished
 from bulktasks.storage import (
     bulk_task_storage,
     original_name_clean,
@@ -269,6 +269,8 @@ def bulk_task_cancel(*, bulk_task: BulkTask, cancelled_by: User) -> BulkTask:
     _report_keep_done_chunks(locked)
     organization_dispatch(organization_id=locked.organization_id)
     locked.refresh_from_db()
+    # A cancel is one more way a task ends: its listeners (webhooks) hear of it too.
+    task_finished(bulk_task=locked, status=BulkTask.Status.FAILED)
     logger.info(
         "bulk task cancelled by %s",
         cancelled_by.email,

@@ -110,9 +110,10 @@ def task_complete(*, bulk_task: BulkTask) -> bool:
 def task_finished(*, bulk_task: BulkTask, status: str) -> None:
     """The one hook of a task reaching a final status: tell the listeners, in its transaction.
 
-    ``task_complete`` and ``task_fail`` are the only writers of a final status,
-    so every way a task ends (its last chunk, an empty file, a file found
-    unreadable, a crash, running out of attempts) passes here exactly once.
+    ``task_complete``, ``task_fail`` and ``bulk_task_cancel`` are the only writers
+    of a final status, so every way a task ends (its last chunk, an empty file, a
+    file found unreadable, a crash, running out of attempts, a cancel) passes here
+    exactly once.
     """
     bulk_task_finished.send(sender=BulkTask, bulk_task=bulk_task, status=str(status))
 

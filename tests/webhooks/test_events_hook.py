@@ -120,3 +120,18 @@ def test_a_failed_task_retried_by_staff_sends_a_new_event_when_it_ends_again(
 
     assert [event["type"] for event in events_of(task)] == ["bulkTask.failed", "bulkTask.failed"]
     assert WebhookEvent.objects.filter(bulk_task_id=task.pk).values("id").distinct().count() == 2
+
+
+def test_a_cancelled_task_sends_a_failed_event_once(organization, subscribed):
+    from bulktasks.services import bulk_task_cancel
+    from tests.factories import UserFactory
+
+    task = pending(organization, people_rows(2))
+    canceller = UserFactory(email="ops@example.com")
+
+    bulk_task_cancel(bulk_task=task, cancelled_by=canceller)
+    bulk_task_cancel(bulk_task=task, cancelled_by=canceller)  # a repeat: nothing more
+
+    [event] = events_of(task)
+    assert event["type"] == "bulkTask.failed"
+    assert event["data"]["error"] == "Cancelled by ops@example.com"
