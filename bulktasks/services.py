@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import IO, Any
 
@@ -13,8 +14,15 @@ from django.utils import timezone
 
 from bulktasks import sniffing
 from bulktasks.actions import action_get
+from bulktasks.columns import (
+    column_mapping_check_header,
+    column_mapping_clean,
+    column_mapping_fingerprint,
+)
+from bulktasks.containers import ZipLimits
 from bulktasks.models import BulkTask, BulkTaskChunk, IdempotencyKey
 from bulktasks.processing.dispatch import bulk_task_enqueue
+from bulktasks.readers import csv_header_cells
 from bulktasks.storage import (
     bulk_task_storage,
     original_name_clean,
@@ -30,14 +38,14 @@ from core.exceptions import (
     PayloadTooLarge,
     ServiceUnavailable,
     UnknownAction,
+    UnreadableWorkbook,
     UnsupportedFileType,
+    UnsupportedWorkbook,
 )
 from core.ids import object_id
 from users.models import Organization, User
 
 logger = logging.getLogger(__name__)
-
-SNIFF_BYTES = 8192
 
 
 def bulk_task_create(
@@ -50,30 +58,34 @@ def bulk_task_create(
     override: bool = False,
     idempotency_key: str | None = None,
     enqueue: bool = True,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[BulkTask, bool]:
     """Store an uploaded file and create a pending task for it; processing starts after commit.
 
     Returns ``(task, created)``: with an ``idempotency_key`` seen from the same user
     in the same organization within 24 hours, the earlier task and False. With
     ``enqueue=False`` the caller processes the task itself (the command line does).
+    ``columns`` maps headers of the file to the action's columns (bulktasks.columns).
     """
-    if action_get(action) is None:
+    found_action = action_get(action)
+    if found_action is None:
         raise UnknownAction(
             f"Unknown action {action[:100]!r}; known actions: {', '.join(_known())}"
         )
+    column_mapping = column_mapping_clean(columns, action=found_action)
     size = int(getattr(file, "size", 0) or 0)
     if size > max_file_size():
         raise PayloadTooLarge(too_large_message())
     checksum = file_sha256(file)
-    file.seek(0)
-    detected = sniffing.detect_mimetype(file.read(SNIFF_BYTES))
-    file.seek(0)
-    if not detected.supported:
-        raise UnsupportedFileType(
-            f"Unsupported file type {detected.mimetype}: upload CSV (text/csv) or JSON Lines"
-        )
+    detected = _detected_type(file)
+    if column_mapping:
+        _column_mapping_check_file(column_mapping, file, detected.mimetype)
 
-    fingerprint = hashlib.sha256(f"{action}\n{override}\n{checksum}".encode()).hexdigest()
+    fingerprint_text = f"{action}\n{override}\n{checksum}"
+    if column_mapping:
+        # Added only when present, so that the keys of uploads without one still match.
+        fingerprint_text += f"\ncolumns={column_mapping_fingerprint(column_mapping)}"
+    fingerprint = hashlib.sha256(fingerprint_text.encode()).hexdigest()
     if idempotency_key and created_by is not None:
         replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
         if replay is not None:
@@ -109,6 +121,7 @@ def bulk_task_create(
                 created_by=created_by,
                 action=action,
                 override=override,
+                column_mapping=column_mapping,
                 status=BulkTask.Status.PENDING,
                 file_original_name=name,
                 file_mimetype=detected.mimetype,
@@ -146,6 +159,38 @@ def bulk_task_create(
     return bulk_task, True
 
 
+def _detected_type(file: Any) -> sniffing.Detected:
+    """The upload's type from its bytes; a workbook refused, or another type, is the request's error."""
+    detected = sniffing.detect_file(file, limits=ZipLimits.from_settings())
+    if detected.refusal:
+        if detected.unreadable:
+            raise UnreadableWorkbook(detected.refusal)
+        raise UnsupportedWorkbook(detected.refusal)
+    if not detected.supported:
+        raise UnsupportedFileType(
+            f"Unsupported file type {detected.mimetype}: upload CSV (text/csv), JSON Lines "
+            "or an Excel workbook (.xlsx)"
+        )
+    return detected
+
+
+def _column_mapping_check_file(mapping: dict[str, str], file: Any, mimetype: str) -> None:
+    """Check the mapping against a CSV's header now, when its first line has it.
+
+    Other formats are checked by the scan: a JSON Lines file has no header, and
+    reading a workbook's first row means reading its whole shared strings table.
+    """
+    if mimetype != sniffing.CSV:
+        return
+    file.seek(0)
+    try:
+        header = csv_header_cells(file)
+    finally:
+        file.seek(0)
+    if header is not None:
+        column_mapping_check_header(mapping, header)
+
+
 def _known() -> list[str]:
     from bulktasks.actions import action_names
 
@@ -169,7 +214,7 @@ def _idempotent_replay(
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            "Idempotency-Key was already used with another action, override or file"
+            "Idempotency-Key was already used with another action, override, column mapping or file"
         )
     return record.bulk_task
 

@@ -31,6 +31,9 @@ THROTTLED = ErrorSpec(1007, 429, "Too many requests")
 UNKNOWN_ACTION = ErrorSpec(1008, 400, "Unknown action")
 UNSUPPORTED_FILE_TYPE = ErrorSpec(1009, 415, "Unsupported file type")
 LENGTH_REQUIRED = ErrorSpec(1010, 411, "Length required")
+UNSUPPORTED_WORKBOOK = ErrorSpec(1011, 415, "Unsupported workbook")
+UNREADABLE_WORKBOOK = ErrorSpec(1012, 400, "Unreadable workbook")
+INVALID_COLUMN_MAPPING = ErrorSpec(1013, 400, "Invalid column mapping")
 
 # 3xxx: entities and routes.
 ENTITY_NOT_FOUND = ErrorSpec(3001, 404, "Entity not found")

@@ -6,12 +6,17 @@ import csv
 import threading
 import typing
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from bulktasks.readers.headers import match_header
 from bulktasks.readers.lines import LineProblem, Lines
-from bulktasks.readers.records import FileFormatError, Record
+from bulktasks.readers.records import (
+    DEFAULT_MAX_LINE_LENGTH,
+    ByteStream,
+    FileFormatError,
+    Record,
+)
 
 if typing.TYPE_CHECKING:
     from bulktasks.readers.reader import RecordReader
@@ -82,7 +87,9 @@ def read_csv(
         # A reader starting mid-file was given the header the first one read.
         resumed = found.header is not None
         if found.header is None:
-            found.header = tuple(_read_header(reader, lines, columns, required, max_length))
+            found.header = tuple(
+                _read_header(reader, lines, columns, required, max_length, found.mapping)
+            )
         names = list(found.header)
         width = len(names)
         missing_columns = len(names) < len(columns)
@@ -129,6 +136,7 @@ def _read_header(
     columns: tuple[str, ...],
     required: tuple[str, ...],
     max_length: int,
+    mapping: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Read the first non-blank row and return the canonical column name of each cell."""
     while True:
@@ -149,7 +157,7 @@ def _read_header(
         if any(cells):
             break
 
-    return match_header(cells, columns, required)
+    return match_header(cells, columns, required, mapping)
 
 
 def _raise_if_unterminated(lines: Lines, start: int) -> None:
@@ -185,3 +193,25 @@ def _skip_rest_of_record(lines: Lines, problem: LineProblem, start: int) -> None
             raise FileFormatError(f"unterminated quoted field starting at line {start}")
         if quotes % 2:
             open_quote = False
+
+
+def csv_header_cells(
+    stream: ByteStream, *, max_length: int = DEFAULT_MAX_LINE_LENGTH
+) -> list[str] | None:
+    """A CSV file's header cells as written (trimmed), or None when the file has no readable header.
+
+    Reads only as far as the header row. Whatever stops it (an empty file, bad
+    UTF-8, an open quote) is left for the scan to report.
+    """
+    lines = Lines(stream, max_length)
+    with _csv_field_limit(max_length + 1):
+        reader = csv.reader(lines, _Dialect)
+        while True:
+            lines.budget = max_length
+            try:
+                row = next(reader)
+            except (StopIteration, LineProblem, csv.Error, FileFormatError):
+                return None
+            cells = [cell.strip() for cell in row]
+            if any(cells):
+                return cells

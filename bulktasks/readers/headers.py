@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bulktasks.readers.records import FileFormatError
 
@@ -32,23 +32,64 @@ def shown_names(names: Sequence[str]) -> str:
     return ", ".join(shown)
 
 
+def mapping_by_key(mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """A column mapping keyed as headers are matched: a file's header to the action's column."""
+    return {canonical_key(source): target for source, target in (mapping or {}).items()}
+
+
+def unseen_sources(mapping: Mapping[str, str] | None, seen: set[str]) -> FileFormatError | None:
+    """The error for mapping sources the file never had (``seen`` holds canonical keys)."""
+    missing = [source for source in (mapping or {}) if canonical_key(source) not in seen]
+    if not missing:
+        return None
+    label = "header" if len(missing) == 1 else "headers"
+    return FileFormatError(
+        f"the column mapping names {label} {shown_names(missing)}, which the file does not have"
+    )
+
+
+def duplicate_message(
+    name: str, mapped_from: str | None, kind: str = "header row has duplicate column"
+) -> str:
+    """A column found twice; when a mapping made one of them, say which header it came from."""
+    if mapped_from is None:
+        return f"{kind} {name}"
+    return f"{kind} {name} ({shown_names([mapped_from])} is mapped to it)"
+
+
 def match_header(
-    cells: Sequence[str], columns: Sequence[str], required: Sequence[str]
+    cells: Sequence[str],
+    columns: Sequence[str],
+    required: Sequence[str],
+    mapping: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The action's name of each header cell, in the file's order; FileFormatError if it does not fit."""
+    """The action's name of each header cell, in the file's order; FileFormatError if it does not fit.
+
+    Cells are matched ignoring case and surrounding spaces; a cell the mapping
+    names becomes the mapping's column before it is matched.
+    """
     by_key = {canonical_key(column): column for column in columns}
+    renamed = mapping_by_key(mapping)
     names: list[str] = []
+    mapped_from: dict[str, str] = {}
     unknown: list[str] = []
     for position, cell in enumerate(cells, start=1):
         if not cell:
             raise FileFormatError(f"header row has an empty column name (column {position})")
-        name = by_key.get(cell.casefold())
+        key = canonical_key(cell)
+        name = renamed.get(key) or by_key.get(key)
         if name is None:
             unknown.append(cell)
         elif name in names:
-            raise FileFormatError(f"header row has duplicate column {name}")
+            source = cell if key in renamed else mapped_from.get(name)
+            raise FileFormatError(duplicate_message(name, source))
         else:
             names.append(name)
+            if key in renamed:
+                mapped_from[name] = cell
+    unseen = unseen_sources(mapping, {canonical_key(cell) for cell in cells})
+    if unseen is not None:
+        raise unseen
     missing = [column for column in required if column not in names]
     if not (unknown or missing):
         return names

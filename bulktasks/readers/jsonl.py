@@ -6,7 +6,13 @@ import json
 import typing
 from collections.abc import Iterator
 
-from bulktasks.readers.headers import canonical_key, shown_names
+from bulktasks.readers.headers import (
+    canonical_key,
+    duplicate_message,
+    mapping_by_key,
+    shown_names,
+    unseen_sources,
+)
 from bulktasks.readers.lines import LineProblem, Lines
 from bulktasks.readers.records import FileFormatError, Record
 
@@ -22,9 +28,13 @@ def read_json_lines(
     lines: Lines, columns: tuple[str, ...], max_length: int, found: RecordReader
 ) -> Iterator[Record]:
     by_key = {canonical_key(column): column for column in columns}
+    renamed = mapping_by_key(found.mapping)
+    # The mapping's sources met in some record: one never met fails the file.
+    found_sources: set[str] = set()
     decoder = json.JSONDecoder(object_pairs_hook=_Pairs)
     # A reader starting mid-file has seen data before its start.
-    seen_data = found.mark != (0, 0)
+    from_start = found.mark == (0, 0)
+    seen_data = not from_start
     mark = found.mark
     while True:
         lines.budget = max_length
@@ -44,9 +54,13 @@ def read_json_lines(
         # Blank lines before a record belong to it: a reader resuming here skips them too.
         found.mark = mark
         mark = (lines.offset, lines.line_no)
-        yield _json_record(lines.line_no, line, decoder, by_key, columns)
+        yield _json_record(lines.line_no, line, decoder, by_key, columns, renamed, found_sources)
     if not seen_data:
         raise FileFormatError("file is empty")
+    # Only a reader that read the whole file knows a source is nowhere in it.
+    unseen = unseen_sources(found.mapping, found_sources) if from_start else None
+    if unseen is not None:
+        raise unseen
 
 
 def _json_record(
@@ -55,6 +69,8 @@ def _json_record(
     decoder: json.JSONDecoder,
     by_key: dict[str, str],
     columns: tuple[str, ...],
+    renamed: dict[str, str] | None = None,
+    found_sources: set[str] | None = None,
 ) -> Record:
     try:
         # Without its terminator, so that an error at the end of the line is on this line.
@@ -70,17 +86,24 @@ def _json_record(
     if not isinstance(parsed, _Pairs):
         return Record(line_no, None, "expected a JSON object")
 
-    unknown = [key for key, _ in parsed if canonical_key(key) not in by_key]
+    renamed = renamed or {}
+    keys = [canonical_key(key) for key, _ in parsed]
+    if renamed and found_sources is not None:
+        found_sources.update(key for key in keys if key in renamed)
+    resolved = [renamed.get(key) or by_key.get(key) for key in keys]
+    unknown = [key for (key, _), name in zip(parsed, resolved, strict=True) if name is None]
     if unknown:
         label = "field" if len(unknown) == 1 else "fields"
         return Record(line_no, None, f"unknown {label} {shown_names(unknown)}")
     values = dict.fromkeys(columns, "")
-    seen: set[str] = set()
-    for key, value in parsed:
-        name = by_key[canonical_key(key)]
+    seen: dict[str, str | None] = {}
+    for (key, value), canonical, name in zip(parsed, keys, resolved, strict=True):
+        assert name is not None
+        source = key if canonical in renamed else None
         if name in seen:
-            return Record(line_no, None, f"duplicate field {name}")
-        seen.add(name)
+            message = duplicate_message(name, source or seen[name], kind="duplicate field")
+            return Record(line_no, None, message)
+        seen[name] = source
         if isinstance(value, str):
             # JSON escapes can smuggle in what UTF-8 text cannot hold and databases refuse.
             if "\x00" in value:

@@ -1,4 +1,4 @@
-"""Stream the records of an uploaded CSV or JSON Lines file, with the line numbers people see.
+"""Stream the records of an uploaded CSV or JSON Lines file (or a spreadsheet's stored rows), with the line numbers people see.
 
 Files are read in chunks and decoded incrementally, so memory stays flat whatever the
 file's size, and even a single huge line is never held in memory whole. Problems with one
@@ -8,7 +8,7 @@ whole file raise ``FileFormatError``, the only exception bad input can cause.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from bulktasks import sniffing
 from bulktasks.readers.csv import read_csv
@@ -22,6 +22,7 @@ from bulktasks.readers.records import (
     Position,
     Record,
 )
+from bulktasks.readers.rows import ROWS, read_rows, rows_line_budget
 
 
 def read_records(
@@ -31,6 +32,7 @@ def read_records(
     columns: Sequence[str],
     required: Sequence[str] = (),
     max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+    mapping: Mapping[str, str] | None = None,
 ) -> Iterator[Record]:
     """Yield the file's records in order; raise FileFormatError for file-level problems."""
     yield from RecordReader(
@@ -39,6 +41,7 @@ def read_records(
         columns=columns,
         required=required,
         max_line_length=max_line_length,
+        mapping=mapping,
     )
 
 
@@ -61,6 +64,7 @@ class RecordReader:
         max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
         start: Position | None = None,
         header: Sequence[str] | None = None,
+        mapping: Mapping[str, str] | None = None,
     ) -> None:
         self._stream = stream
         self._mimetype = mimetype
@@ -68,7 +72,9 @@ class RecordReader:
         self._required = tuple(required)
         self._max_length = max_line_length
         self._start = start
-        # The file's column names in its order (CSV only), once its header is read.
+        # A header in the file to the action's column it holds (the ``columns`` option).
+        self.mapping = dict(mapping) if mapping else None
+        # The file's column names in its order (CSV and spreadsheets), once its header is read.
         self.header: tuple[str, ...] | None = tuple(header) if header is not None else None
         # (offset, lines) where reading the last record handed out began.
         self.mark = (start.offset, start.lines) if start else (0, 0)
@@ -80,15 +86,22 @@ class RecordReader:
 
     def __iter__(self) -> Iterator[Record]:
         _check_arguments(self._columns, self._required, self._max_length)
-        lines = Lines(self._stream, self._max_length, self._start)
         # Parameters such as "; charset=utf-8" do not change how we read: it is UTF-8 or nothing.
         kind = self._mimetype.partition(";")[0].strip().lower()
+        if kind == ROWS:
+            lines = Lines(self._stream, rows_line_budget(self._max_length), self._start)
+            yield from read_rows(lines, self._columns, self._required, self, self.mapping)
+            return
+        lines = Lines(self._stream, self._max_length, self._start)
         if kind == sniffing.CSV:
             yield from read_csv(lines, self._columns, self._required, self._max_length, self)
         elif kind == sniffing.JSON_LINES:
             yield from read_json_lines(lines, self._columns, self._max_length, self)
         elif kind == sniffing.EMPTY:
             raise FileFormatError("file is empty")
+        elif kind == sniffing.XLSX:
+            # Chunks cannot seek into a ZIP archive: the scan reads a copy of its rows.
+            raise FileFormatError("a workbook is read from its stored rows, not directly")
         else:
             raise FileFormatError(f"unsupported file type {self._mimetype}")
 
