@@ -34,6 +34,14 @@ class BulkTaskConfigSerializer(OmitEmptyMixin, serializers.Serializer):
     always_present = ("override",)
 
     override = serializers.BooleanField()
+    columns = serializers.DictField(
+        source="column_mapping",
+        child=serializers.CharField(),
+        help_text=(
+            "The upload's column mapping: a header in the file to the action's column it "
+            "holds. Left out when the upload had none."
+        ),
+    )
 
 
 class BulkTaskFileSerializer(OmitEmptyMixin, serializers.Serializer):
@@ -154,7 +162,7 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
         data = {
             "id": task.id,
             "status": task.status,
-            "config": {"override": task.override},
+            "config": present({"override": task.override, "columns": task.column_mapping or None}),
             "file": present(
                 {
                     "originalName": task.file_original_name,
@@ -184,6 +192,20 @@ class BulkTaskCreateSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, max_length=None)
     action = serializers.CharField(max_length=1000)
     override = serializers.BooleanField(default=False)
+    # Parsed and checked by bulktasks.columns: its errors carry their own code (1013).
+    columns = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=(
+            "Optional. A JSON object from a header in the file to a column of the action, "
+            'e.g. `{"E-mail address": "email", "Given name": "firstName"}`, for CSV, JSON '
+            "Lines keys and spreadsheets alike. Headers are matched ignoring case and "
+            "surrounding spaces. An unknown column, two headers mapped to one column, or "
+            "malformed JSON is 400 (1013); for a CSV, so is a header not in its header row "
+            "or a column it already has; for other files the task fails, naming the header."
+        ),
+    )
 
 
 class BulkTaskListQuerySerializer(serializers.Serializer):
