@@ -89,8 +89,11 @@ class RecordReader:
         # Parameters such as "; charset=utf-8" do not change how we read: it is UTF-8 or nothing.
         kind = self._mimetype.partition(";")[0].strip().lower()
         if kind == ROWS:
-            lines = Lines(self._stream, rows_line_budget(self._max_length), self._start)
-            yield from read_rows(lines, self._columns, self._required, self, self.mapping)
+            budget = rows_line_budget(self._max_length)
+            lines = Lines(self._stream, budget, self._start)
+            yield from read_rows(
+                lines, self._columns, self._required, self, self.mapping, budget=budget
+            )
             return
         lines = Lines(self._stream, self._max_length, self._start)
         if kind == sniffing.CSV:

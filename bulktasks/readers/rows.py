@@ -79,13 +79,19 @@ def read_rows(
     required: tuple[str, ...],
     found: RecordReader,
     mapping: Mapping[str, str] | None = None,
+    *,
+    budget: int,
 ) -> Iterator[Record]:
-    """The copy's records: the first row is the header, each later row a record."""
+    """The copy's records: the first row is the header, each later row a record.
+
+    ``budget`` is the longest line the copy may hold (``rows_line_budget``).
+    """
     resumed = found.header is not None
     names: list[str] = list(found.header or ())
     seen_data = resumed
     while True:
         found.mark = (lines.offset, lines.line_no)
+        lines.budget = budget
         try:
             line = next(lines)
         except StopIteration:

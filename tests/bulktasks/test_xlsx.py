@@ -346,6 +346,19 @@ def test_a_row_too_long_or_holding_a_nul_is_an_errored_row():
     ]
 
 
+def test_a_copy_far_longer_than_one_line_s_budget_reads_to_its_end():
+    # Each line gets the whole budget: it is not shared by the whole copy.
+    copy = copy_of(
+        [(1, ["email"]), *((n, [f"p{n}@x.io"]) for n in range(2, 2002))], max_line_length=10
+    )
+    assert len(copy) > 2 * (8 * 10 + 64)
+
+    records, _ = records_of(copy, max_line_length=10)
+
+    assert len(records) == 2000
+    assert all(error is None for _, _, error in records)
+
+
 def test_a_chunk_resumes_in_the_copy_from_its_offset():
     copy = copy_of([(1, ["email"]), *((n, [f"p{n}@x.io"]) for n in range(2, 12))])
     whole = RecordReader(io.BytesIO(copy), mimetype=ROWS, columns=("email",))
