@@ -12,7 +12,8 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 
 from bulktasks.actions import action_names
@@ -92,7 +93,18 @@ class BulkTaskAdmin(ReadOnlyAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("id", "organization", "action", "status", "override", "dry_run", "error")},
+            {
+                "fields": (
+                    "id",
+                    "organization",
+                    "action",
+                    "status",
+                    "override",
+                    "dry_run",
+                    "columns",
+                    "error",
+                )
+            },
         ),
         (
             "File",
@@ -107,6 +119,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                     "file_key",
                     "file_location",
                     "file_region",
+                    "rows_key",
                 )
             },
         ),
@@ -138,6 +151,17 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         if bulk_task.scanned_at is None:
             return "-"
         return f"{bulk_task.num_done} / {bulk_task.num_items}"
+
+    @admin.display(description="Column mapping")
+    def columns(self, bulk_task: BulkTask) -> str:
+        """Each header of the file the upload mapped, and the column it became."""
+        if not bulk_task.column_mapping:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} \u2192 {}",
+            sorted(bulk_task.column_mapping.items()),
+        )
 
     @admin.display(description="Original file")
     def download(self, bulk_task: BulkTask) -> str:
@@ -243,6 +267,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                     dry_run=form.cleaned_data["dry_run"],
                     file=upload,
                     original_name=upload.name or "",
+                    columns=form.cleaned_data["columns"],
                 )
             except ServiceError as exc:
                 form.add_error("file", exc.message)
@@ -342,7 +367,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in BulkTask._meta.fields] + ["download"]
+        return [field.name for field in BulkTask._meta.fields] + ["download", "columns"]
 
     def render_change_form(
         self,

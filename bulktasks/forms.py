@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from bulktasks.actions import action_names
+from bulktasks.columns import column_mapping_parse
+from core.exceptions import ServiceError
 from users.models import Organization
 
 
@@ -21,10 +23,27 @@ class BulkTaskUploadForm(forms.Form):
         required=False,
         help_text="Decide and report every line as a real run would, and write nothing.",
     )
-    file = forms.FileField(help_text="CSV with a header row, or JSON Lines; UTF-8.")
+    file = forms.FileField(
+        help_text="CSV with a header row or JSON Lines, in UTF-8; or an Excel workbook (.xlsx)."
+    )
+    columns = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=(
+            "Optional column mapping, a JSON object from a header in the file to a column: "
+            '{"E-mail address": "email", "Given name": "firstName"}.'
+        ),
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         action = self.fields["action"]
         assert isinstance(action, forms.ChoiceField)
         action.choices = [(name, name) for name in action_names()]
+
+    def clean_columns(self) -> dict[str, str] | None:
+        """The mapping as the API reads it; the columns are checked against the action on upload."""
+        try:
+            return column_mapping_parse(self.cleaned_data.get("columns"))
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from exc

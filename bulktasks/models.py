@@ -54,6 +54,12 @@ class BulkTask(models.Model):
         default=False,
         help_text="Decide and report every line as a real run would, and write nothing.",
     )
+    column_mapping = models.JSONField(
+        "column mapping",
+        null=True,
+        blank=True,
+        help_text="A header in the file to the action's column it holds (the upload's `columns`).",
+    )
 
     # The uploaded file; an empty string means "not known", and the API leaves it out.
     file_original_name = models.CharField("file", max_length=256, blank=True)
@@ -64,6 +70,14 @@ class BulkTask(models.Model):
     file_location = models.CharField(max_length=256, blank=True)
     file_region = models.CharField(max_length=128, blank=True)
     file_checksum = models.CharField(max_length=256, blank=True)
+    # A spreadsheet's rows as text, one per line, written by its scan: chunks
+    # seek into this copy, as they cannot into a ZIP archive.
+    rows_key = models.CharField(
+        "rows copy",
+        max_length=256,
+        blank=True,
+        help_text="The stored copy of a spreadsheet's first sheet that chunks read.",
+    )
     storage_provider = models.ForeignKey(
         StorageProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -82,7 +96,9 @@ class BulkTask(models.Model):
         null=True, blank=True, help_text="When the file was read through once and found sound."
     )
     file_columns = models.JSONField(
-        null=True, blank=True, help_text="A CSV file's columns in its header's order."
+        null=True,
+        blank=True,
+        help_text="A CSV file's or a sheet's columns in its header's order.",
     )
     resume_after_line = models.PositiveIntegerField(
         null=True,

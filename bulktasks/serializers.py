@@ -38,6 +38,14 @@ class BulkTaskConfigSerializer(OmitEmptyMixin, serializers.Serializer):
         source="dry_run",
         help_text="A dry run: every line decided and reported as a real run would, nothing written.",
     )
+    columns = serializers.DictField(
+        source="column_mapping",
+        child=serializers.CharField(),
+        help_text=(
+            "The upload's column mapping: a header in the file to the action's column it "
+            "holds. Left out when the upload had none."
+        ),
+    )
 
 
 class BulkTaskFileSerializer(OmitEmptyMixin, serializers.Serializer):
@@ -158,7 +166,13 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
         data = {
             "id": task.id,
             "status": task.status,
-            "config": {"override": task.override, "dryRun": task.dry_run},
+            "config": present(
+                {
+                    "override": task.override,
+                    "dryRun": task.dry_run,
+                    "columns": task.column_mapping or None,
+                }
+            ),
             "file": present(
                 {
                     "originalName": task.file_original_name,
@@ -193,6 +207,20 @@ class BulkTaskCreateSerializer(serializers.Serializer):
         help_text=(
             "`true` to validate and decide every line as a real run would, with the same "
             "report, and write nothing to the action's tables; becomes `config.dryRun`."
+        ),
+    )
+    # Parsed and checked by bulktasks.columns: its errors carry their own code (1013).
+    columns = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=(
+            "Optional. A JSON object from a header in the file to a column of the action, "
+            'e.g. `{"E-mail address": "email", "Given name": "firstName"}`, for CSV, JSON '
+            "Lines keys and spreadsheets alike. Headers are matched ignoring case and "
+            "surrounding spaces. An unknown column, two headers mapped to one column, or "
+            "malformed JSON is 400 (1013); for a CSV, so is a header not in its header row "
+            "or a column it already has; for other files the task fails, naming the header."
         ),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import IO, Any
 
@@ -14,9 +15,16 @@ from django.utils import timezone
 
 from bulktasks import sniffing
 from bulktasks.actions import action_get
+from bulktasks.columns import (
+    column_mapping_check_header,
+    column_mapping_clean,
+    column_mapping_fingerprint,
+)
+from bulktasks.containers import ZipLimits
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
 from bulktasks.processing.dispatch import bulk_task_enqueue, organization_dispatch
 from bulktasks.processing.finish import counts, log_context, task_finished
+from bulktasks.readers import csv_header_cells
 from bulktasks.storage import (
     bulk_task_storage,
     original_name_clean,
@@ -34,15 +42,15 @@ from core.exceptions import (
     PayloadTooLarge,
     ServiceUnavailable,
     UnknownAction,
+    UnreadableWorkbook,
     UnsupportedFileType,
+    UnsupportedWorkbook,
     ValidationFailed,
 )
 from core.ids import object_id
 from users.models import Organization, User
 
 logger = logging.getLogger(__name__)
-
-SNIFF_BYTES = 8192
 
 
 def bulk_task_create(
@@ -56,12 +64,14 @@ def bulk_task_create(
     dry_run: bool = False,
     idempotency_key: str | None = None,
     enqueue: bool = True,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[BulkTask, bool]:
     """Store an uploaded file and create a pending task for it; processing starts after commit.
 
     Returns ``(task, created)``: with an ``idempotency_key`` seen from the same user
     in the same organization within 24 hours, the earlier task and False. With
     ``enqueue=False`` the caller processes the task itself (the command line does).
+    ``columns`` maps headers of the file to the action's columns (bulktasks.columns).
     """
     handler = action_get(action)
     if handler is None:
@@ -70,19 +80,22 @@ def bulk_task_create(
         )
     if override and not handler.takes_override:
         raise ValidationFailed(f"override: {action} has nothing to override; leave it false")
+    column_mapping = column_mapping_clean(columns, action=handler)
     size = int(getattr(file, "size", 0) or 0)
     if size > max_file_size():
         raise PayloadTooLarge(too_large_message())
     checksum = file_sha256(file)
-    file.seek(0)
-    detected = sniffing.detect_mimetype(file.read(SNIFF_BYTES))
-    file.seek(0)
-    if not detected.supported:
-        raise UnsupportedFileType(
-            f"Unsupported file type {detected.mimetype}: upload CSV (text/csv) or JSON Lines"
-        )
+    detected = _detected_type(file)
+    if column_mapping:
+        _column_mapping_check_file(column_mapping, file, detected.mimetype)
 
-    fingerprint = _fingerprint(action=action, override=override, checksum=checksum, dry_run=dry_run)
+    fingerprint = _fingerprint(
+        action=action,
+        override=override,
+        checksum=checksum,
+        dry_run=dry_run,
+        column_mapping=column_mapping,
+    )
     if idempotency_key and created_by is not None:
         replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
         if replay is not None:
@@ -119,6 +132,7 @@ def bulk_task_create(
                 action=action,
                 override=override,
                 dry_run=dry_run,
+                column_mapping=column_mapping,
                 status=BulkTask.Status.PENDING,
                 file_original_name=name,
                 file_mimetype=detected.mimetype,
@@ -156,19 +170,61 @@ def bulk_task_create(
     return bulk_task, True
 
 
+def _detected_type(file: Any) -> sniffing.Detected:
+    """The upload's type from its bytes; a workbook refused, or another type, is the request's error."""
+    detected = sniffing.detect_file(file, limits=ZipLimits.from_settings())
+    if detected.refusal:
+        if detected.unreadable:
+            raise UnreadableWorkbook(detected.refusal)
+        raise UnsupportedWorkbook(detected.refusal)
+    if not detected.supported:
+        raise UnsupportedFileType(
+            f"Unsupported file type {detected.mimetype}: upload CSV (text/csv), JSON Lines "
+            "or an Excel workbook (.xlsx)"
+        )
+    return detected
+
+
+def _column_mapping_check_file(mapping: dict[str, str], file: Any, mimetype: str) -> None:
+    """Check the mapping against a CSV's header now, when its first line has it.
+
+    Other formats are checked by the scan: a JSON Lines file has no header, and
+    reading a workbook's first row means reading its whole shared strings table.
+    """
+    if mimetype != sniffing.CSV:
+        return
+    file.seek(0)
+    try:
+        header = csv_header_cells(file)
+    finally:
+        file.seek(0)
+    if header is not None:
+        column_mapping_check_header(mapping, header)
+
+
 def _known() -> list[str]:
     from bulktasks.actions import action_names
 
     return action_names()
 
 
-def _fingerprint(*, action: str, override: bool, checksum: str, dry_run: bool) -> str:
+def _fingerprint(
+    *,
+    action: str,
+    override: bool,
+    checksum: str,
+    dry_run: bool,
+    column_mapping: dict[str, str] | None,
+) -> str:
     """What an Idempotency-Key is held to: a dry run and a real run of one file differ.
 
-    A real run's fingerprint is the one it had before dry runs existed, so a key
-    remembered across an upgrade still matches its repeat.
+    The dry run and the mapping are added only when present, so the fingerprint of
+    a plain upload is the one it had before either existed, and a key remembered
+    across an upgrade still matches its repeat.
     """
     parameters = f"{action}\n{override}\n{checksum}" + ("\ndry-run" if dry_run else "")
+    if column_mapping:
+        parameters += f"\ncolumns={column_mapping_fingerprint(column_mapping)}"
     return hashlib.sha256(parameters.encode()).hexdigest()
 
 
@@ -189,7 +245,8 @@ def _idempotent_replay(
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            "Idempotency-Key was already used with another action, override, dryRun or file"
+            "Idempotency-Key was already used with another action, override, dryRun, "
+            "column mapping or file"
         )
     return record.bulk_task
 

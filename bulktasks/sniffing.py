@@ -1,13 +1,35 @@
-"""Detect an uploaded file's type from its first bytes, never from what the client claims."""
+"""Detect an uploaded file's type from its bytes, never from its name or what the client claims.
+
+The first bytes decide, except for containers: a ZIP archive is an .xlsx only
+if its ``[Content_Types].xml`` says so, and an OLE2 compound file is told
+apart (legacy .xls, password-protected workbook) by its directory's names.
+"""
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
+from typing import IO
+
+from bulktasks.containers import (
+    ContainerProblem,
+    ZipLimits,
+    compound_file_names,
+    office_package,
+    zip_open,
+)
 
 CSV = "text/csv"
 JSON_LINES = "application/x-ndjson"
 EMPTY = "application/x-empty"
-SUPPORTED = frozenset({CSV, JSON_LINES, EMPTY})
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SUPPORTED = frozenset({CSV, JSON_LINES, EMPTY, XLSX})
+
+ZIP = "application/zip"
+COMPOUND_FILE = "application/x-ole-storage"
+XLSM = "application/vnd.ms-excel.sheet.macroEnabled.12"
+XLS = "application/vnd.ms-excel"
+ENCRYPTED_OFFICE = "application/x-encrypted-office"
 
 OCTET_STREAM = "application/octet-stream"
 UTF16_TEXT = "text/plain; charset=utf-16"
@@ -38,17 +60,17 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "image/gif"),
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
-    # xlsx, docx, odt and jar files are zip archives too; we never look inside.
-    (b"PK\x03\x04", "application/zip"),
-    (b"PK\x05\x06", "application/zip"),
-    (b"PK\x07\x08", "application/zip"),
+    # xlsx, docx, odt and jar files are zip archives too: detect_file looks inside.
+    (b"PK\x03\x04", ZIP),
+    (b"PK\x05\x06", ZIP),
+    (b"PK\x07\x08", ZIP),
     (b"\x1f\x8b", "application/gzip"),
     (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
     (b"\xfd7zXZ\x00", "application/x-xz"),
     (b"\x28\xb5\x2f\xfd", "application/zstd"),
     (b"Rar!\x1a\x07", "application/vnd.rar"),
     # The container of legacy .xls and .doc files.
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", COMPOUND_FILE),
     (b"SQLite format 3\x00", "application/vnd.sqlite3"),
     (b"\x7fELF", "application/x-executable"),
     (b"{\\rtf", "application/rtf"),
@@ -81,11 +103,91 @@ class Detected:
 
     mimetype: str
     supported: bool
+    # Why a workbook is refused, in words for the uploader; empty for other files.
+    refusal: str = ""
+    # The refusal is about a damaged or oversized archive, not about its kind.
+    unreadable: bool = False
 
 
 def detect_mimetype(head: bytes) -> Detected:
-    """Classify a file from its first bytes (pass up to 8 KiB)."""
+    """Classify a file from its first bytes (pass up to 8 KiB); containers stay generic."""
     return _detected(_mimetype(head))
+
+
+def detect_file(file: IO[bytes], *, limits: ZipLimits) -> Detected:
+    """Classify a whole seekable file: its first bytes, and a container's directory.
+
+    The file is left at its start. Reading a directory costs a few seeks and at
+    most the limits' worth of memory, whatever the archive claims to hold.
+    """
+    file.seek(0)
+    detected = detect_mimetype(file.read(HEAD_SIZE))
+    try:
+        if detected.mimetype == ZIP:
+            return _zip_detected(file, limits)
+        if detected.mimetype == COMPOUND_FILE:
+            return _compound_detected(file)
+        return detected
+    finally:
+        file.seek(0)
+
+
+def _zip_detected(file: IO[bytes], limits: ZipLimits) -> Detected:
+    try:
+        with zip_open(file, limits=limits) as archive:
+            package = office_package(archive)
+    except ContainerProblem as problem:
+        return _unreadable(str(problem))
+    except zipfile.BadZipFile as exc:
+        return _unreadable(f"the ZIP archive is corrupt ({exc})")
+    if package is None or not package.is_spreadsheet:
+        return _detected(ZIP)
+    if package.has_macros or not package.is_plain_workbook:
+        return Detected(
+            XLSM,
+            supported=False,
+            refusal=(
+                "Macro-enabled workbooks (.xlsm, .xlsb) are not accepted: save it as an "
+                "Excel Workbook (.xlsx) and upload that"
+            ),
+        )
+    return _detected(XLSX)
+
+
+def _compound_detected(file: IO[bytes]) -> Detected:
+    try:
+        names = {name.casefold() for name in compound_file_names(file)}
+    except ContainerProblem:
+        # Not a workbook we could tell anything about: refused as its kind.
+        return _detected(COMPOUND_FILE)
+    if "encryptedpackage" in names:
+        return Detected(
+            ENCRYPTED_OFFICE,
+            supported=False,
+            refusal=(
+                "The workbook is password-protected: save a copy without the password "
+                "(as an Excel Workbook, .xlsx) and upload that"
+            ),
+        )
+    if names & {"workbook", "book"}:
+        return Detected(
+            XLS,
+            supported=False,
+            refusal=(
+                "Excel 97-2003 workbooks (.xls) are not supported: save it as an Excel "
+                "Workbook (.xlsx) and upload that"
+            ),
+        )
+    return _detected(COMPOUND_FILE)
+
+
+def _unreadable(problem: str) -> Detected:
+    return Detected(
+        ZIP,
+        supported=False,
+        refusal=f"The file cannot be read as a workbook: {problem}",
+        unreadable=True,
+    )
 
 
 def _detected(mimetype: str) -> Detected:

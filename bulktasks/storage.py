@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from django.core.files.storage import Storage, storages
 
-from bulktasks.models import StorageProvider
+from bulktasks.models import BulkTask, StorageProvider
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -62,8 +62,43 @@ def storage_key_for(
 ) -> str:
     """A storage key that groups files by organization and never collides between tasks."""
     safe = _UNSAFE.sub("-", original_name).strip("-.") or "upload"
-    prefix = f"bulk-tasks/{organization_id}/{bulk_task_id}/"
+    prefix = storage_folder_for(organization_id=organization_id, bulk_task_id=bulk_task_id) + "/"
     return prefix + safe[: max_length - len(prefix)]
+
+
+def storage_folder_for(*, organization_id: str, bulk_task_id: str) -> str:
+    """The folder that holds every file stored for one task."""
+    return f"bulk-tasks/{organization_id}/{bulk_task_id}"
+
+
+def bulk_task_stored_files(*, bulk_task: BulkTask) -> list[str]:
+    """Every file stored for the task: its upload, the copy of a spreadsheet's rows, and any
+    other file in the task's folder (a copy whose scan died before recording it).
+
+    What deleting a task's files must delete; the keys the task records come first.
+    """
+    keys = [key for key in (bulk_task.file_key, bulk_task.rows_key) if key]
+    folder = storage_folder_for(
+        organization_id=bulk_task.organization_id, bulk_task_id=bulk_task.pk
+    )
+    try:
+        _, names = bulk_task_storage().listdir(folder)
+    except FileNotFoundError:
+        names = []
+    keys.extend(f"{folder}/{name}" for name in sorted(names) if f"{folder}/{name}" not in keys)
+    return keys
+
+
+def bulk_task_files_delete(*, bulk_task: BulkTask) -> list[str]:
+    """Delete every file stored for the task (``bulk_task_stored_files``); return their keys.
+
+    The task's row keeps its keys: what the files were stays on record.
+    """
+    storage = bulk_task_storage()
+    keys = bulk_task_stored_files(bulk_task=bulk_task)
+    for key in keys:
+        storage.delete(key)
+    return keys
 
 
 def storage_key_max_length(provider: StorageProvider) -> int:

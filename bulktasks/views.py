@@ -12,6 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bulktasks.columns import column_mapping_parse
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import (
     CallerBulkTask,
@@ -60,7 +61,8 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     description=(
         "1 to 255 printable ASCII characters. A repeat from the same user in the same "
         "organization within 24 hours returns the first task and creates nothing; the "
-        "same key with another action, override, dryRun or file is refused (409, 3004)."
+        "same key with another action, override, dryRun, column mapping or file is refused "
+        "(409, 3004)."
     ),
 )
 CREATED_HEADERS = [
@@ -138,9 +140,14 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         summary="Create a bulkTask by uploading a file",
         description=(
             "Required permission: `base.bulk.management.create`. Stores the file (CSV with a "
-            "header row, or JSON Lines; UTF-8) and answers 201 at once with the pending "
-            "task; a worker processes it in the background. With `dryRun=true` every line "
-            "is decided and reported as a real run would, and nothing is written."
+            "header row, or JSON Lines, in UTF-8; or an Excel workbook, .xlsx, whose first "
+            "sheet is read with its header row) and answers 201 at once with the pending "
+            "task; a worker processes it in the background. The type comes from the file's "
+            "bytes. A password-protected, macro-enabled (.xlsm) or legacy (.xls) workbook is "
+            "415 (1011); a corrupt one, or one that would unpack past the limits (a zip "
+            "bomb), 400 (1012). `columns` maps the file's headers to the action's columns. "
+            "With `dryRun=true` every line is decided and reported as a real run would, and "
+            "nothing is written."
         ),
         request={"multipart/form-data": BulkTaskCreateSerializer},
         parameters=[IDEMPOTENCY_KEY_PARAMETER, *CREATED_HEADERS],
@@ -150,6 +157,9 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         errors.VALIDATION_FAILED,
         errors.UNKNOWN_ACTION,
         errors.UNSUPPORTED_FILE_TYPE,
+        errors.UNSUPPORTED_WORKBOOK,
+        errors.UNREADABLE_WORKBOOK,
+        errors.INVALID_COLUMN_MAPPING,
         errors.IDEMPOTENCY_KEY_REUSED,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -171,6 +181,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         serializer = BulkTaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
+        columns = column_mapping_parse(serializer.validated_data.get("columns"))
         bulk_task, created = bulk_task_create(
             organization=self.organization,
             created_by=self.member,
@@ -180,6 +191,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             file=upload,
             original_name=upload.name or "",
             idempotency_key=idempotency_key,
+            columns=columns,
         )
         if not created:
             # A replay answers the task as it stands now, report included.

@@ -96,9 +96,27 @@ class UnknownAction(ServiceError):
 
 
 class UnsupportedFileType(ServiceError):
-    """The file's content is not CSV or JSON Lines."""
+    """The file's content is not CSV, JSON Lines or an .xlsx workbook."""
 
     error = errors.UNSUPPORTED_FILE_TYPE
+
+
+class UnsupportedWorkbook(ServiceError):
+    """A workbook of a kind never read: password-protected, legacy .xls, or macro-enabled."""
+
+    error = errors.UNSUPPORTED_WORKBOOK
+
+
+class UnreadableWorkbook(ServiceError):
+    """A workbook whose archive is damaged, or would unpack past the limits (a zip bomb)."""
+
+    error = errors.UNREADABLE_WORKBOOK
+
+
+class InvalidColumnMapping(ServiceError):
+    """The ``columns`` field is not a usable mapping from the file's headers to the action's columns."""
+
+    error = errors.INVALID_COLUMN_MAPPING
 
 
 class IdempotencyKeyReused(ServiceError):
@@ -111,6 +129,7 @@ class BulkTaskFinished(ServiceError):
     """The task completed or failed on its own: there is nothing left to cancel."""
 
     error = errors.BULK_TASK_FINISHED
+
 
 class WebhookUrlNotHttps(ServiceError):
     """A webhook URL that is not https where only https is allowed."""

@@ -64,6 +64,7 @@ class BulkTaskCancelPermission(OrganizationPermission):
 
     method_permissions = {"POST": catalog.BULK_TASK_CANCEL}
 
+
 class WebhookPermission(OrganizationPermission):
     """The organization's webhook endpoints: list, register and remove them."""
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO, Any
 
+from bulktasks.models import BulkTask
+from bulktasks.readers.rows import ROWS
 from bulktasks.storage import bulk_task_storage
 
 
@@ -44,3 +47,18 @@ def _s3_range(storage: Any, key: str, start: int, end: int | None) -> Any:
         if response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             raise FileNotFoundError(key) from exc
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsSource:
+    """What a task's records are read from: its upload, or the copy of a spreadsheet's rows."""
+
+    key: str
+    mimetype: str
+
+
+def records_source(bulk_task: BulkTask) -> RecordsSource:
+    """The stored file the scan and the chunks read records from."""
+    if bulk_task.rows_key:
+        return RecordsSource(key=bulk_task.rows_key, mimetype=ROWS)
+    return RecordsSource(key=bulk_task.file_key, mimetype=bulk_task.file_mimetype)

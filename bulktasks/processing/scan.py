@@ -22,13 +22,16 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bulktasks import sniffing
 from bulktasks.actions import Action
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing.dispatch import organization_dispatch
-from bulktasks.processing.files import stored_file_range
+from bulktasks.processing.files import records_source, stored_file_range
 from bulktasks.processing.finish import task_complete
 from bulktasks.processing.leases import LeaseLost, lease_duration
+from bulktasks.processing.sheets import sheet_rows_copy
 from bulktasks.readers import Position, Record, RecordReader
+from bulktasks.storage import bulk_task_storage
 
 # How many records the scan reads between two looks at the clock.
 _SCAN_CLOCK_EVERY = 10_000
@@ -90,12 +93,16 @@ def bulk_task_scan(
     # Lines applied before chunks existed (see BulkTask.resume_after_line): their
     # own chunks, recorded done, so neither their writes nor counters repeat.
     applied = bulk_task.resume_after_line or 0
-    with stored_file_range(bulk_task.file_key) as stream:
+    if bulk_task.file_mimetype == sniffing.XLSX and not bulk_task.rows_key:
+        sheet_rows_copy(bulk_task=bulk_task, owner=owner, keep_lease=keep_lease)
+    source = records_source(bulk_task)
+    with stored_file_range(source.key) as stream:
         reader = RecordReader(
             stream,
-            mimetype=bulk_task.file_mimetype,
+            mimetype=source.mimetype,
             columns=action.column_names,
             required=action.required_columns,
+            mapping=bulk_task.column_mapping,
         )
         for record in reader:
             if span is None or span.records == size or (span.last_line <= applied < record.line):
@@ -111,7 +118,12 @@ def bulk_task_scan(
                     keyed_lines.append(record.line)
             if count % _SCAN_CLOCK_EVERY == 0:
                 keep_lease()
-    file_end = int(bulk_task.file_size or 0)
+    # The copy of a spreadsheet's rows is longer than the upload it came from.
+    file_end = (
+        int(bulk_task.file_size or 0)
+        if source.key == bulk_task.file_key
+        else bulk_task_storage().size(source.key)
+    )
     for current, following in pairwise(spans):
         current.end_offset = following.start.offset
     if spans:
@@ -313,13 +325,15 @@ def chunk_records(
     header: list[str] | None,
 ) -> Iterator[Iterator[Record]]:
     """The records of one chunk, read from its own bytes only."""
-    with stored_file_range(bulk_task.file_key, start=start.offset, end=end_offset) as stream:
+    source = records_source(bulk_task)
+    with stored_file_range(source.key, start=start.offset, end=end_offset) as stream:
         reader = RecordReader(
             stream,
-            mimetype=bulk_task.file_mimetype,
+            mimetype=source.mimetype,
             columns=action.column_names,
             required=action.required_columns,
             start=start,
             header=header,
+            mapping=bulk_task.column_mapping,
         )
         yield islice(reader, records)

@@ -270,6 +270,15 @@ BULK_TASK_ACTIONS = env_list(
 # kind; the counters always give the true totals.
 BULK_TASK_INLINE_LINES_LIMIT = env_int("BULK_TASK_INLINE_LINES_LIMIT", 1000)
 BULK_TASK_MAX_FILE_SIZE = env_int("BULK_TASK_MAX_FILE_SIZE", 100 * 1024 * 1024)
+# An .xlsx is a ZIP archive: before anything unpacks it, its directory must
+# promise no more than this many bytes once uncompressed, in all its parts
+# together, and no part over 1 MiB may be more than this many times smaller
+# packed than unpacked (a zip bomb's ratio runs into the thousands; a sheet's
+# XML packs 5 to 30 times). See docs/processing.md.
+BULK_TASK_XLSX_MAX_UNCOMPRESSED_SIZE = env_int(
+    "BULK_TASK_XLSX_MAX_UNCOMPRESSED_SIZE", 1024 * 1024 * 1024
+)
+BULK_TASK_XLSX_MAX_COMPRESSION_RATIO = env_int("BULK_TASK_XLSX_MAX_COMPRESSION_RATIO", 200)
 # Records per chunk: the unit a worker applies in one transaction, and the unit
 # of fairness between organizations (see docs/processing.md). 5,000 is about a
 # third of a second of work: small enough that another organization waits little

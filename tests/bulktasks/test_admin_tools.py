@@ -86,10 +86,10 @@ def test_upload_page_shows_the_organization_action_override_and_file_fields(
 
     assert response.status_code == 200
     form = response.context["form"]
-    assert list(form.fields) == ["organization", "action", "override", "dry_run", "file"]
+    assert list(form.fields) == ["organization", "action", "override", "dry_run", "file", "columns"]
     assert ("users.import", "users.import") in form.fields["action"].choices
     content = response.content.decode()
-    for name in ("organization", "action", "override", "dry_run", "file"):
+    for name in ("organization", "action", "override", "dry_run", "file", "columns"):
         assert f'name="{name}"' in content
     assert 'enctype="multipart/form-data"' in content
     assert '<option value="users.import">users.import</option>' in content

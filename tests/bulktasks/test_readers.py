@@ -14,6 +14,7 @@ import pytest
 
 from bulktasks import readers
 from bulktasks.readers import FileFormatError, Record, read_records
+from bulktasks.readers.lines import CHUNK_SIZE
 from bulktasks.sniffing import CSV, EMPTY, JSON_LINES
 
 COLUMNS = ("email", "firstName", "lastName", "picture")
@@ -237,20 +238,20 @@ def test_works_with_a_stream_returning_one_byte_at_a_time() -> None:
 def test_a_character_split_between_two_chunks_is_read() -> None:
     header = b"email,firstName\n"
     before = b"b@example.com,"
-    filler_size = readers._CHUNK_SIZE - 1 - len(header) - len(before)
+    filler_size = CHUNK_SIZE - 1 - len(header) - len(before)
     filler = b"a@example.com," + b"x" * (filler_size - 15) + b"\n"
     data = header + filler + before + "é\n".encode()
     # "é" takes two bytes; the first one is the last byte of the first chunk.
-    assert data.index("é".encode()) == readers._CHUNK_SIZE - 1
+    assert data.index("é".encode()) == CHUNK_SIZE - 1
     records = read(data)
     assert records[1] == ok(3, email="b@example.com", firstName="é")
 
 
 def test_crlf_split_between_two_chunks_counts_as_one_line_break() -> None:
     header = b"email\r\n"
-    filler = b"a" * (readers._CHUNK_SIZE - len(header) - 1) + b"\r"
+    filler = b"a" * (CHUNK_SIZE - len(header) - 1) + b"\r"
     data = header + filler + b"\nb@example.com\r\n"
-    assert data[readers._CHUNK_SIZE - 1 : readers._CHUNK_SIZE + 1] == b"\r\n"
+    assert data[CHUNK_SIZE - 1 : CHUNK_SIZE + 1] == b"\r\n"
     records = read(data, columns=("email",))
     assert [record.line for record in records] == [2, 3]
 
@@ -277,7 +278,7 @@ def test_streams_a_large_file_without_reading_it_whole() -> None:
         picture="https://example.com/0.png",
     )
     # Nothing like the whole file (about 12 MB) has been read to produce the first record.
-    assert stream.bytes_read <= 2 * readers._CHUNK_SIZE
+    assert stream.bytes_read <= 2 * CHUNK_SIZE
     count = 1
     last = first
     for last in records:
@@ -322,7 +323,7 @@ def test_latin1_text_is_not_utf8() -> None:
 def test_invalid_utf8_is_reported_at_its_line_far_into_the_file(newline: bytes) -> None:
     good = b"user@example.com,Ann" + newline
     data = b"email,firstName" + newline + good * 50_000 + b"j\xe9r\xf4me@example.com,J" + newline
-    assert len(data) > 10 * readers._CHUNK_SIZE
+    assert len(data) > 10 * CHUNK_SIZE
     assert file_error(data) == "file is not valid UTF-8 (line 50002)"
 
 

@@ -22,9 +22,10 @@ from storages.backends.s3 import S3Storage
 from bulktasks.models import BulkTask, IdempotencyKey, StorageProvider
 from bulktasks.processing import bulk_task_process
 from bulktasks.services import bulk_task_create, open_stored_file
-from bulktasks.storage import STORAGE_ALIAS, bulk_task_storage
+from bulktasks.storage import STORAGE_ALIAS, bulk_task_files_delete, bulk_task_storage
 from tests.bulktasks.files import csv_file, people_rows, raw_file
 from tests.bulktasks.pipeline import pending
+from tests.bulktasks.workbooks import people_sheet, xlsx_file
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, UserFactory
 from users import catalog
@@ -206,6 +207,27 @@ def test_a_json_lines_file_is_processed_from_s3(organization, s3_storage, s3_cli
     assert finished is not None
     assert finished.status == BulkTask.Status.COMPLETED, finished.error
     assert (finished.num_items, finished.num_inserts, finished.num_errors) == (3, 3, 0)
+
+
+def test_a_workbook_is_processed_from_s3_in_chunks_of_its_stored_rows_copy(
+    organization, s3_storage, s3_client, bucket, settings
+):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    task = pending(organization, upload=xlsx_file(people_sheet(5)))
+
+    finished = bulk_task_process(bulk_task_id=task.pk)
+
+    assert finished is not None
+    assert finished.status == BulkTask.Status.COMPLETED, finished.error
+    assert (finished.num_items, finished.num_inserts, finished.chunks.count()) == (5, 5, 3)
+    assert finished.rows_key.endswith(".jsonl")
+    assert set(object_keys(s3_client, bucket)) >= {finished.file_key, finished.rows_key}
+    assert object_bytes(s3_client, bucket, finished.rows_key).startswith(b'[1,"email"')
+
+    deleted = bulk_task_files_delete(bulk_task=finished)
+
+    assert set(deleted) == {finished.file_key, finished.rows_key}
+    assert not set(object_keys(s3_client, bucket)) & set(deleted)
 
 
 def test_a_missing_object_fails_the_task_instead_of_crashing(

@@ -24,7 +24,12 @@ def zip_bytes() -> bytes:
 
 
 def test_supported_types() -> None:
-    assert {"text/csv", "application/x-ndjson", "application/x-empty"} == SUPPORTED
+    assert {
+        "text/csv",
+        "application/x-ndjson",
+        "application/x-empty",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    } == SUPPORTED
 
 
 def test_detected_is_immutable() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from bulktasks import demo
 from tests.bulktasks.files import csv_file, people_rows
+from tests.bulktasks.workbooks import xlsx_file
 from tests.openapi import (
     CANCEL,
     LINES,
@@ -114,6 +115,15 @@ def real_responses(api_client) -> list[tuple[str, str, int, Any]]:
     upload = {"action": "users.import", "file": csv_file(people_rows(3))}
     call(TASKS, "post", api_client.post(acme, upload))
     call(TASKS, "post", api_client.post(acme, {"action": "nope"}))
+    # A spreadsheet with a column mapping (config.columns), and a mapping refused (1013).
+    mapped = {
+        "action": "users.import",
+        "file": xlsx_file([["E-mail address"], ["ada@example.com"]]),
+        "columns": '{"E-mail address": "email"}',
+    }
+    call(TASKS, "post", api_client.post(acme, mapped))
+    refused = {"action": "users.import", "file": csv_file(people_rows(1)), "columns": "[1]"}
+    call(TASKS, "post", api_client.post(acme, refused))
     first = call(TASKS, "get", api_client.get(acme + "?limit=2"))["data"]
     call(TASKS, "get", api_client.get(f"{acme}?limit=2&cursor={first['nextCursor']}"))
     call(TASKS, "get", api_client.get(acme + "?status=done"))

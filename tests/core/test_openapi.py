@@ -51,11 +51,11 @@ DOCUMENTED_ERRORS = {
     ("post", TASKS): {
         **COMMON,
         **ORGANIZATION,
-        "400": [1001, 1002, 1003, 1008],
+        "400": [1001, 1002, 1003, 1008, 1012, 1013],
         "409": [3004],
         "411": [1010],
         "413": [1006],
-        "415": [1004, 1009],
+        "415": [1004, 1009, 1011],
     },
     # No body: only one over the server's limit is refused (413).
     ("post", CANCEL): {**COMMON, **ORGANIZATION, "409": [3005], "413": [1006]},
@@ -117,7 +117,15 @@ def test_the_schema_as_json_names_every_endpoint(api_client):
 
     schema = json.loads(response.content)
     assert set(schema["paths"]) == {
-        TASKS, TASK, LINES, CANCEL, TOKEN, REFRESH, LOGOUT, WEBHOOKS, WEBHOOK
+        TASKS,
+        TASK,
+        LINES,
+        CANCEL,
+        TOKEN,
+        REFRESH,
+        LOGOUT,
+        WEBHOOKS,
+        WEBHOOK,
     }
 
 

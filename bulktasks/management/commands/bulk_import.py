@@ -1,4 +1,4 @@
-"""``manage.py bulk_import FILE --organization SLUG --action users.import [--override] [--dry-run]``."""
+"""``manage.py bulk_import FILE --organization SLUG --action ACTION [--override] [--dry-run] [--columns JSON]``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from bulktasks.columns import column_mapping_parse
 from bulktasks.models import BulkTask
 from bulktasks.processing import bulk_task_process
 from bulktasks.services import bulk_task_create
@@ -24,7 +25,11 @@ class Command(BaseCommand):
     help = "Run a file through the bulk task pipeline in this process, with a progress bar."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path, help="A CSV (with a header row) or JSON Lines file.")
+        parser.add_argument(
+            "file",
+            type=Path,
+            help="A CSV (with a header row), JSON Lines or Excel workbook (.xlsx) file.",
+        )
         parser.add_argument("--organization", required=True, help="Organization slug or id.")
         parser.add_argument(
             "--action", required=True, help="For example users.import or users.deactivate."
@@ -36,6 +41,10 @@ class Command(BaseCommand):
             help="Decide and report every line as a real run would, and write nothing.",
         )
         parser.add_argument("--created-by", help="E-mail of the user the task is recorded for.")
+        parser.add_argument(
+            "--columns",
+            help='Column mapping, a JSON object: \'{"E-mail address": "email"}\'.',
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
@@ -56,6 +65,7 @@ class Command(BaseCommand):
             upload = File(handle, name=path.name)
             upload.size = os.path.getsize(path)
             try:
+                columns = column_mapping_parse(options["columns"])
                 bulk_task, _ = bulk_task_create(
                     organization=organization,
                     created_by=created_by,
@@ -65,6 +75,7 @@ class Command(BaseCommand):
                     file=upload,
                     original_name=path.name,
                     enqueue=False,
+                    columns=columns,
                 )
             except ServiceError as exc:
                 raise CommandError(exc.message) from exc
