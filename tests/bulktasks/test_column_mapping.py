@@ -127,7 +127,7 @@ def test_a_csv_exported_by_another_tool_is_imported_through_its_mapping(client, 
 
     assert response.status_code == 201, response.content
     data = response.json()["data"]
-    assert data["config"] == {"override": False, "columns": MAPPING}
+    assert data["config"] == {"override": False, "dryRun": False, "columns": MAPPING}
     task = BulkTask.objects.get(pk=data["id"])
     assert task.column_mapping == MAPPING
 
@@ -145,7 +145,7 @@ def test_without_columns_the_config_has_none(client):
     for columns in (None, "", "{}"):
         response = post(client, csv_file(["ada@example.com,Ada,L"]), columns)
         assert response.status_code == 201
-        assert response.json()["data"]["config"] == {"override": False}
+        assert response.json()["data"]["config"] == {"override": False, "dryRun": False}
 
 
 def test_headers_are_matched_ignoring_case_and_spaces_before_the_mapping(client, acme):
