@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bulktasks import sniffing
+from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS, formula_restore
 
 __all__ = ["FileFormatError", "Position", "Record", "RecordReader", "read_records"]
 
@@ -28,6 +29,10 @@ DEFAULT_MAX_LINE_LENGTH = 1_048_576
 
 # Bytes read from the stream at a time; large enough that per-chunk work is negligible.
 _CHUNK_SIZE = 1 << 16
+
+# A JSON Lines file's keys kept for its errors file's header: a file cannot make it huge.
+JSON_KEYS_LIMIT = 256
+JSON_KEY_MAX_LENGTH = 256
 
 # Line breaks as a text editor (and Python's newline="" mode) sees them: CRLF, LF, lone CR.
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
@@ -108,6 +113,9 @@ class RecordReader:
         self.header: tuple[str, ...] | None = tuple(header) if header is not None else None
         # (offset, lines) where reading the last record handed out began.
         self.mark = (start.offset, start.lines) if start else (0, 0)
+        # A JSON Lines file's keys as first spelled, by canonical name, in order of
+        # first appearance (at most JSON_KEYS_LIMIT): the errors file's header.
+        self.keys: dict[str, str] = {}
 
     @property
     def record_start(self) -> Position:
@@ -435,7 +443,10 @@ def _read_csv(
             found.header = tuple(_read_header(reader, lines, columns, required, max_length))
         names = list(found.header)
         width = len(names)
-        missing_columns = len(names) < len(columns)
+        # An errors file uploaded again: its two extra columns are left out, and
+        # the apostrophes its formula neutralization added are taken off.
+        ignored = [name for name in names if name in ERROR_FILE_COLUMNS and name not in columns]
+        missing_columns = len(names) - len(ignored) < len(columns)
         seen_data = resumed
         while True:
             found.mark = (lines.offset, lines.line_no)
@@ -455,6 +466,8 @@ def _read_csv(
                 seen_data = True
                 yield Record(start, None, _csv_error(exc, start, lines.line_no))
                 continue
+            if ignored:
+                row = [formula_restore(cell) for cell in row]
             cells = [cell.strip() for cell in row]
             if not any(cells):
                 # Blank lines, whitespace-only lines and rows of empty cells (spreadsheets
@@ -466,6 +479,8 @@ def _read_csv(
                 yield Record(start, None, error)
                 continue
             values = dict(zip(names, cells, strict=True))
+            for name in ignored:
+                del values[name]
             if missing_columns:
                 values = {column: values.get(column, "") for column in columns}
             yield Record(start, values)
@@ -500,6 +515,15 @@ def _read_header(
             break
 
     by_key = {_canonical_key(column): column for column in columns}
+    extra = {
+        _canonical_key(column): column
+        for column in ERROR_FILE_COLUMNS
+        if _canonical_key(column) not in by_key
+    }
+    if any(cell.casefold() in extra for cell in cells):
+        # An errors file: the header's cells went through formula neutralization too.
+        cells = [formula_restore(cell).strip() for cell in cells]
+        by_key = {**extra, **by_key}
     names: list[str] = []
     unknown: list[str] = []
     for position, cell in enumerate(cells, start=1):
@@ -599,7 +623,7 @@ def _read_json_lines(
         # Blank lines before a record belong to it: a reader resuming here skips them too.
         found.mark = mark
         mark = (lines.offset, lines.line_no)
-        yield _json_record(lines.line_no, line, decoder, by_key, columns)
+        yield _json_record(lines.line_no, line, decoder, by_key, columns, found.keys)
     if not seen_data:
         raise FileFormatError("file is empty")
 
@@ -610,6 +634,7 @@ def _json_record(
     decoder: json.JSONDecoder,
     by_key: dict[str, str],
     columns: tuple[str, ...],
+    keys: dict[str, str],
 ) -> Record:
     try:
         # Without its terminator, so that an error at the end of the line is on this line.
@@ -624,6 +649,8 @@ def _json_record(
         return Record(line_no, None, "invalid JSON: a number is too long")
     if not isinstance(parsed, _Pairs):
         return Record(line_no, None, "expected a JSON object")
+    if len(keys) < JSON_KEYS_LIMIT:
+        _keys_note(parsed, keys)
 
     unknown = [key for key, _ in parsed if _canonical_key(key) not in by_key]
     if unknown:
@@ -646,6 +673,18 @@ def _json_record(
         elif value is not None:
             return Record(line_no, None, f"field {name} must be a string")
     return Record(line_no, values)
+
+
+def _keys_note(parsed: _Pairs, keys: dict[str, str]) -> None:
+    """Add the line's keys not seen before, as spelled, skipping any a database could not store."""
+    for key, _ in parsed:
+        canonical = _canonical_key(key)
+        if canonical in keys or len(key) > JSON_KEY_MAX_LENGTH or "\x00" in key:
+            continue
+        if key.isascii() or _encodable(key):
+            keys[canonical] = key
+            if len(keys) >= JSON_KEYS_LIMIT:
+                return
 
 
 def _encodable(value: str) -> bool:

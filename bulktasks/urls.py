@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from bulktasks.views import BulkTaskCollectionViewSet, BulkTaskViewSet
+from bulktasks.views import BulkTaskCollectionViewSet, BulkTaskErrorsCsvViewSet, BulkTaskViewSet
 
 # Path segments are matched loosely and validated in the view, so that a
 # malformed id gets a 400 that names the parameter rather than a bare 404.
@@ -24,5 +24,10 @@ urlpatterns = [
         rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/lines/?$",
         BulkTaskViewSet.as_view({"get": "lines"}),
         name="bulk-task-lines",
+    ),
+    re_path(
+        rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/errors\.csv/?$",
+        BulkTaskErrorsCsvViewSet.as_view({"get": "errors_csv"}),
+        name="bulk-task-errors-csv",
     ),
 ]

@@ -37,6 +37,7 @@ ENTITY_NOT_FOUND = ErrorSpec(3001, 404, "Entity not found")
 ROUTE_NOT_FOUND = ErrorSpec(3002, 404, "Route not found")
 METHOD_NOT_ALLOWED = ErrorSpec(3003, 405, "Method not allowed")
 IDEMPOTENCY_KEY_REUSED = ErrorSpec(3004, 409, "Idempotency-Key reused with other parameters")
+FILE_EXPIRED = ErrorSpec(3006, 410, "File expired")
 
 # 4xxx: authentication and authorization.
 INVALID_CREDENTIALS = ErrorSpec(4001, 401, "Invalid credentials")

@@ -105,3 +105,9 @@ class IdempotencyKeyReused(ServiceError):
     """The same Idempotency-Key came with a different action, option or file."""
 
     error = errors.IDEMPOTENCY_KEY_REUSED
+
+
+class FileExpired(ServiceError):
+    """The task's stored file was deleted at the end of its retention period."""
+
+    error = errors.FILE_EXPIRED
