@@ -208,8 +208,14 @@ def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
 
 @transaction.atomic
 def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
-    """Send a failed task back to the queue; chunks already done are not applied again."""
-    if not BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.FAILED).exists():
+    """Send a failed task back to the queue; chunks already done are not applied again.
+
+    A task whose file has expired cannot be processed again and is left as it is.
+    """
+    retriable = BulkTask.objects.filter(
+        pk=bulk_task.pk, status=BulkTask.Status.FAILED, file_expired_at__isnull=True
+    )
+    if not retriable.exists():
         bulk_task.refresh_from_db()
         return bulk_task
     # Chunk rows first, then the task row: the order a chunk's transaction locks
@@ -224,7 +230,9 @@ def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
         lease_expires_at=None,
         queued_at=None,
     )
-    updated = BulkTask.objects.filter(pk=bulk_task.pk, status=BulkTask.Status.FAILED).update(
+    # The retention sweep holds the row while it deletes a task's files: this
+    # waits for it, then finds the file expired and changes nothing.
+    updated = retriable.update(
         status=BulkTask.Status.PENDING,
         error="",
         attempts=0,

@@ -62,8 +62,13 @@ def storage_key_for(
 ) -> str:
     """A storage key that groups files by organization and never collides between tasks."""
     safe = _UNSAFE.sub("-", original_name).strip("-.") or "upload"
-    prefix = f"bulk-tasks/{organization_id}/{bulk_task_id}/"
+    prefix = storage_folder_for(organization_id=organization_id, bulk_task_id=bulk_task_id)
     return prefix + safe[: max_length - len(prefix)]
+
+
+def storage_folder_for(*, organization_id: str, bulk_task_id: str) -> str:
+    """The folder (key prefix, ending in "/") under which every file of a task is stored."""
+    return f"bulk-tasks/{organization_id}/{bulk_task_id}/"
 
 
 def storage_key_max_length(provider: StorageProvider) -> int:

@@ -8,6 +8,8 @@ import json
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulktasks.errorfile import stream as stream_module
 from bulktasks.models import BulkTask, BulkTaskLine
@@ -328,3 +330,66 @@ class TestRoundTrip:
             1,
             0,
         )
+
+
+class TestReadingAnErrorsFileBack:
+    """The import's side of the round trip: the two columns ignored, neutralization undone."""
+
+    COLUMNS = ("email", "firstName", "lastName")
+
+    def records(self, data: bytes, columns=COLUMNS):
+        from bulktasks.readers import read_records
+
+        return list(read_records(io.BytesIO(data), mimetype="text/csv", columns=columns))
+
+    def test_error_line_and_reason_are_ignored_in_any_case(self):
+        records = self.records(
+            b'"email","ErrorLine","firstName","errorreason"\r\n"a@example.com","7","=A","why"\r\n'
+        )
+
+        assert [(r.line, r.values) for r in records] == [
+            (2, {"email": "a@example.com", "firstName": "=A", "lastName": ""})
+        ]
+
+    def test_neutralized_cells_lose_exactly_the_apostrophe_that_was_added(self):
+        records = self.records(
+            b"email,firstName,lastName,errorLine,errorReason\n"
+            b"'-a@example.com,''=x,'plain,2,r\n"
+        )
+
+        assert records[0].values == {
+            "email": "-a@example.com",
+            "firstName": "'=x",
+            "lastName": "'plain",
+        }
+
+    def test_an_ordinary_file_keeps_its_apostrophes_and_refuses_unknown_columns(self):
+        from bulktasks.readers import FileFormatError
+
+        assert self.records(b"email,firstName\n'=a@example.com,X\n")[0].values["email"] == (
+            "'=a@example.com"
+        )
+        with pytest.raises(FileFormatError, match="unknown column errorLines"):
+            self.records(b"email,errorLines\na@example.com,1\n")
+
+    def test_a_row_still_too_long_stays_an_error(self):
+        records = self.records(b"email,errorLine,errorReason\na@example.com,2,r,extra\n")
+
+        assert records[0].error == "expected 3 fields, found 4"
+
+    def test_an_action_column_of_that_name_is_the_actions(self):
+        records = self.records(
+            b"email,errorLine\na@example.com,'=5\n", columns=("email", "errorLine")
+        )
+
+        assert records[0].values == {"email": "a@example.com", "errorLine": "'=5"}
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\r\x00a ,\""), max_size=12))
+def test_restore_undoes_neutralize_and_nothing_dangerous_is_left(cell):
+    from bulktasks.errorfile.cells import FORMULA_TRIGGERS, formula_neutralize, formula_restore
+
+    neutralized = formula_neutralize(cell)
+
+    assert formula_restore(neutralized) == cell
+    assert neutralized[:1] not in FORMULA_TRIGGERS or neutralized == ""
