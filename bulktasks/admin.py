@@ -16,6 +16,7 @@ from django.http import (
     HttpResponseGone,
     HttpResponseRedirect,
 )
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -234,7 +235,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/bulktasks/bulktask/upload.html", context)
 
-    def download_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def download_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """Stream the task's original file back to staff allowed to download it; audited."""
         if not self.has_download_permission(request):
             raise PermissionDenied

@@ -9,6 +9,7 @@ pending or running task, or a failed one sent back to the queue (its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -74,10 +75,9 @@ def bulk_task_files_delete(*, bulk_task: BulkTask) -> list[str]:
         )
         folders = {key.rsplit("/", 1)[0] for key in keys} | {folder.rstrip("/")}
         for directory in sorted(folders, reverse=True):
-            try:
+            # Not empty, or not ours to remove: it stays.
+            with contextlib.suppress(OSError):
                 storage.delete(directory)
-            except OSError:
-                pass  # not empty, or not ours to remove: it stays
     return keys
 
 
@@ -153,4 +153,3 @@ def _expire_batch(
     last = tasks[-1]
     assert last.finished_at is not None
     return len(done), (last.finished_at, last.pk)
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -282,7 +283,7 @@ class CsvRenderer(BaseRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         """Never called for a success; an error's envelope is rendered as JSON (``finalize_response``)."""
         return JSONRenderer().render(data, accepted_media_type, renderer_context)
@@ -311,7 +312,7 @@ class BulkTaskErrorsCsvViewSet(BulkTaskViewSet):
 
     def finalize_response(
         self, request: Request, response: Any, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+    ) -> Response:
         """Errors go out as the JSON envelope, whatever ``Accept`` asked for."""
         if isinstance(response, Response):
             request.accepted_renderer = JSONRenderer()

@@ -13,6 +13,7 @@ from jsonschema import Draft4Validator, FormatChecker
 TASKS = "/v1/organizations/{organizationId}/bulk-tasks"
 TASK = TASKS + "/{bulkTaskId}"
 LINES = TASK + "/lines"
+ERRORS_CSV = TASK + "/errors.csv"
 TOKEN = "/v1/auth/token"
 REFRESH = "/v1/auth/token/refresh"
 LOGOUT = "/v1/auth/logout"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,7 @@ def csv_original_rows(stream: ByteStream, bulk_task: BulkTask) -> OriginalRows:
     return OriginalRows(header=header, rows=records)
 
 
-def _csv_records(stream: ByteStream) -> Iterator[OriginalRow]:
+def _csv_records(stream: ByteStream) -> Generator[OriginalRow]:
     """The header row first (line 0; None if it cannot be read), then each record, as the import numbers them.
 
     The numbering follows ``readers._read_csv`` step by step: a record is

@@ -74,7 +74,9 @@ class TestCsv:
 
         assert response["Content-Type"] == "text/csv; charset=utf-8"
         assert response["Content-Disposition"] == 'attachment; filename="people-errors.csv"'
-        reasons = dict(task.lines.filter(kind=BulkTaskLine.Kind.ERRORED).values_list("line", "reason"))
+        reasons = dict(
+            task.lines.filter(kind=BulkTaskLine.Kind.ERRORED).values_list("line", "reason")
+        )
         assert rows_of(response) == [
             ["email", "firstName", "lastName", "errorLine", "errorReason"],
             # Spaces after a comma are CSV syntax to the import's dialect; trailing ones stay.
@@ -169,7 +171,9 @@ class TestJsonLines:
             name="people.jsonl",
         )
         task = processed(acme, upload)
-        reasons = dict(task.lines.filter(kind=BulkTaskLine.Kind.ERRORED).values_list("line", "reason"))
+        reasons = dict(
+            task.lines.filter(kind=BulkTaskLine.Kind.ERRORED).values_list("line", "reason")
+        )
 
         table = rows_of(getter_client.get(url(task.pk)))
 
@@ -353,8 +357,7 @@ class TestReadingAnErrorsFileBack:
 
     def test_neutralized_cells_lose_exactly_the_apostrophe_that_was_added(self):
         records = self.records(
-            b"email,firstName,lastName,errorLine,errorReason\n"
-            b"'-a@example.com,''=x,'plain,2,r\n"
+            b"email,firstName,lastName,errorLine,errorReason\n'-a@example.com,''=x,'plain,2,r\n"
         )
 
         assert records[0].values == {

@@ -191,7 +191,9 @@ class TestAfterExpiry:
         return task
 
     def test_the_api_shows_when_the_file_expired(self, api_client, acme, make_member, expired):
-        api_client.credentials(HTTP_AUTHORIZATION=bearer(make_member(acme, [catalog.BULK_TASK_GET])))
+        api_client.credentials(
+            HTTP_AUTHORIZATION=bearer(make_member(acme, [catalog.BULK_TASK_GET]))
+        )
 
         data = api_client.get(f"/v1/organizations/acme/bulk-tasks/{expired.pk}").json()["data"]
 
@@ -200,14 +202,18 @@ class TestAfterExpiry:
 
     def test_a_stored_file_has_no_expired_at(self, api_client, acme, make_member):
         task = finished(acme, days_ago=1)
-        api_client.credentials(HTTP_AUTHORIZATION=bearer(make_member(acme, [catalog.BULK_TASK_GET])))
+        api_client.credentials(
+            HTTP_AUTHORIZATION=bearer(make_member(acme, [catalog.BULK_TASK_GET]))
+        )
 
         data = api_client.get(f"/v1/organizations/acme/bulk-tasks/{task.pk}").json()["data"]
 
         assert "expiredAt" not in data["file"]
 
     def test_errors_csv_410(self, api_client, acme, make_member, expired):
-        api_client.credentials(HTTP_AUTHORIZATION=bearer(make_member(acme, [catalog.BULK_TASK_GET])))
+        api_client.credentials(
+            HTTP_AUTHORIZATION=bearer(make_member(acme, [catalog.BULK_TASK_GET]))
+        )
 
         response = api_client.get(f"/v1/organizations/acme/bulk-tasks/{expired.pk}/errors.csv")
 
@@ -247,4 +253,6 @@ def test_csv_upload_fixture_is_untouched(acme):
     """The upload helper stores under the task's folder, where the sweep looks."""
     task = pending(acme, upload=csv_file(["a@example.com,A,B"]))
 
-    assert task.file_key.startswith(storage_folder_for(organization_id=acme.pk, bulk_task_id=task.pk))
+    assert task.file_key.startswith(
+        storage_folder_for(organization_id=acme.pk, bulk_task_id=task.pk)
+    )

@@ -302,7 +302,8 @@ def test_errors_csv_streams_from_s3_then_the_retention_sweep_deletes_the_objects
     created = client.post(URL, {"action": "users.import", "file": upload}, format="multipart")
     task_id = created.json()["data"]["id"]
     task = bulk_task_process(bulk_task_id=task_id)
-    assert task is not None and task.num_errors == 1
+    assert task is not None
+    assert task.num_errors == 1
     errors_url = f"{URL}/{task_id}/errors.csv"
 
     response = client.get(errors_url)
