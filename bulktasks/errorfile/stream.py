@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import PurePosixPath
 
 from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS, formula_neutralize
-from bulktasks.errorfile.originals import OriginalRows, original_rows
+from bulktasks.errorfile.originals import OriginalRows, action_columns, original_rows
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing.files import stored_file_range
 from bulktasks.storage import storage_is_unavailable
@@ -108,9 +108,13 @@ def errored_lines(*, bulk_task: BulkTask, page: int = LINES_PAGE) -> Iterator[tu
 def _csv_bytes(bulk_task: BulkTask, original: OriginalRows) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, _Dialect)
-    width = len(original.header)
+    # An errors file uploaded again has the two columns already: the new ones
+    # replace them, so that the next errors file can be uploaded again too.
+    kept = _kept_columns(bulk_task, original.header)
+    header = [original.header[index] for index in kept]
+    width = len(header)
     buffer.write(BOM)
-    writer.writerow(_neutralized([*original.header, *ERROR_FILE_COLUMNS]))
+    writer.writerow(_neutralized([*header, *ERROR_FILE_COLUMNS]))
     rows = original.rows
     current = next(rows, None)
     for line, reason in errored_lines(bulk_task=bulk_task):
@@ -118,6 +122,9 @@ def _csv_bytes(bulk_task: BulkTask, original: OriginalRows) -> Iterator[bytes]:
             current = next(rows, None)
         cells = current[1] if current is not None and current[0] == line else None
         cells = cells or []
+        if len(kept) != len(original.header):
+            extra = cells[len(original.header) :]
+            cells = [cells[index] for index in kept if index < len(cells)] + extra
         # The two columns stay under their header: a short row is padded, and the
         # cells of a row longer than the header come after them, none lost.
         padded = cells[:width] + [""] * (width - len(cells))
@@ -127,6 +134,13 @@ def _csv_bytes(bulk_task: BulkTask, original: OriginalRows) -> Iterator[bytes]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8", "replace")
+
+
+def _kept_columns(bulk_task: BulkTask, header: list[str]) -> list[int]:
+    """The positions of the header's columns, but an earlier errors file's two (the import ignores them)."""
+    own = {name.casefold() for name in action_columns(bulk_task)}
+    ignored = {name.casefold() for name in ERROR_FILE_COLUMNS} - own
+    return [index for index, name in enumerate(header) if name.strip().casefold() not in ignored]
 
 
 def _neutralized(cells: list[str]) -> list[str]:

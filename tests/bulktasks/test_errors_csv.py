@@ -396,3 +396,28 @@ def test_restore_undoes_neutralize_and_nothing_dangerous_is_left(cell):
 
     assert formula_restore(neutralized) == cell
     assert neutralized[:1] not in FORMULA_TRIGGERS or neutralized == ""
+
+
+def test_an_errors_file_uploaded_again_gets_an_errors_file_with_the_two_columns_once(
+    getter_client, acme
+):
+    first = processed(acme, csv_file(["bad,A,B", "worse,C,D"]))
+    again = body_of(getter_client.get(url(first.pk))).replace('"bad"', '"ok@example.com"')
+    second = processed(acme, raw_file(again.encode(), name="again.csv"))
+    assert (second.num_inserts, second.num_errors) == (1, 1)
+
+    table = rows_of(getter_client.get(url(second.pk)))
+
+    assert table == [
+        ["email", "firstName", "lastName", "errorLine", "errorReason"],
+        ["worse", "C", "D", "3", "email: 'worse' is not a valid e-mail address"],
+    ]
+    third = processed(
+        acme,
+        raw_file(
+            body_of(getter_client.get(url(second.pk)))
+            .replace('"worse"', '"worse@example.com"')
+            .encode()
+        ),
+    )
+    assert (third.status, third.num_inserts, third.num_errors) == (BulkTask.Status.COMPLETED, 1, 0)
