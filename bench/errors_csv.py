@@ -27,7 +27,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
-from bench.common import PYTHON, ROOT, django_env, fresh_postgres_database, machine, manage, median, save
+from bench.common import (
+    PYTHON,
+    ROOT,
+    django_env,
+    fresh_postgres_database,
+    machine,
+    manage,
+    median,
+    save,
+)
 
 
 def child(env: dict[str, str], *args: str) -> dict[str, Any]:
@@ -64,7 +73,9 @@ def setup(lines: int) -> dict[str, Any]:
         body.write(f"not-an-email-{n},=First{n},Last {n}\n")
     content = body.getvalue().encode()
     key = bulk_task_storage().save(
-        storage_key_for(organization_id=organization.pk, bulk_task_id=task_id, original_name="big.csv"),
+        storage_key_for(
+            organization_id=organization.pk, bulk_task_id=task_id, original_name="big.csv"
+        ),
         ContentFile(content),
     )
     now = timezone.now()
@@ -82,13 +93,13 @@ def setup(lines: int) -> dict[str, Any]:
         scanned_at=now,
         finished_at=now,
     )
-    with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY bulktasks_bulktaskline (task_id, kind, line, reason) FROM STDIN"
-        ) as copy:
-            for n in range(lines):
-                reason = f"email: 'not-an-email-{n}' is not a valid e-mail address"
-                copy.write_row((task_id, 2, n + 2, reason))
+    with (
+        connection.cursor() as cursor,
+        cursor.copy("COPY bulktasks_bulktaskline (task_id, kind, line, reason) FROM STDIN") as copy,
+    ):
+        for n in range(lines):
+            reason = f"email: 'not-an-email-{n}' is not a valid e-mail address"
+            copy.write_row((task_id, 2, n + 2, reason))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE bulktasks_bulktaskline")
     return {"task": task_id, "lines": lines, "file_bytes": len(content)}

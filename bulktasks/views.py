@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
@@ -17,7 +19,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bulktasks.errorfile.stream import bulk_task_errors_csv
+from bulktasks.errorfile.stream import ErrorsCsv, bulk_task_errors_csv
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import (
     CallerBulkTask,
@@ -344,8 +346,23 @@ class BulkTaskErrorsCsvViewSet(BulkTaskViewSet):
     def errors_csv(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Stream the task's errored lines with their original cells, as a CSV to fix and upload again."""
         errors_file = bulk_task_errors_csv(bulk_task=self.get_bulk_task())
-        response = StreamingHttpResponse(errors_file, content_type="text/csv; charset=utf-8")
+        content: Any = errors_file
+        if isinstance(request._request, ASGIRequest):
+            # Under ASGI Django reads a sync iterator whole into memory before sending it.
+            content = _async_parts(errors_file)
+        response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = content_disposition_header(
             as_attachment=True, filename=errors_file.filename
         )
         return response
+
+
+async def _async_parts(errors_file: ErrorsCsv) -> AsyncIterator[bytes]:
+    """The errors file a part at a time, each made in the thread that serves the request's database."""
+    parts = iter(errors_file)
+    step = sync_to_async(next, thread_sensitive=True)
+    try:
+        while (part := await step(parts, None)) is not None:
+            yield part
+    finally:
+        await sync_to_async(errors_file.close, thread_sensitive=True)()

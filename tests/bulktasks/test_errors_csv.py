@@ -421,3 +421,27 @@ def test_an_errors_file_uploaded_again_gets_an_errors_file_with_the_two_columns_
         ),
     )
     assert (third.status, third.num_inserts, third.num_errors) == (BulkTask.Status.COMPLETED, 1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_the_file_is_streamed_a_part_at_a_time(acme, make_member, monkeypatch):
+    import asyncio
+
+    from django.test import AsyncClient
+
+    monkeypatch.setattr(stream_module, "FLUSH_BYTES", 64)
+    task = processed(acme, csv_file([f"bad{n},F,L" for n in range(50)]))
+    token = bearer(make_member(acme, [catalog.BULK_TASK_GET]))
+
+    async def fetch():
+        response = await AsyncClient().get(url(task.pk), headers={"Authorization": token})
+        parts = [part async for part in response.streaming_content]
+        return response, parts
+
+    response, parts = asyncio.run(fetch())
+
+    assert response.status_code == 200
+    assert response.is_async
+    assert len(parts) > 10
+    text = b"".join(parts).decode()
+    assert text.count("\r\n") == 51
