@@ -360,9 +360,12 @@ class BulkTaskErrorsCsvViewSet(BulkTaskViewSet):
 async def _async_parts(errors_file: ErrorsCsv) -> AsyncIterator[bytes]:
     """The errors file a part at a time, each made in the thread that serves the request's database."""
     parts = iter(errors_file)
-    step = sync_to_async(next, thread_sensitive=True)
+
+    def step() -> bytes | None:
+        return next(parts, None)
+
     try:
-        while (part := await step(parts, None)) is not None:
+        while (part := await sync_to_async(step, thread_sensitive=True)()) is not None:
             yield part
     finally:
         await sync_to_async(errors_file.close, thread_sensitive=True)()
