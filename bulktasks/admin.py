@@ -9,9 +9,18 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseGone,
+    HttpResponseRedirect,
+)
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
@@ -120,6 +129,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                     "file_location",
                     "file_region",
                     "rows_key",
+                    "file_expired_at",
                 )
             },
         ),
@@ -165,6 +175,8 @@ class BulkTaskAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Original file")
     def download(self, bulk_task: BulkTask) -> str:
+        if bulk_task.file_expired_at is not None:
+            return f"Expired on {_date(bulk_task)}: the file is no longer stored."
         if not bulk_task.file_key:
             return "-"
         url = reverse("admin:bulktasks_bulktask_download", args=[bulk_task.pk])
@@ -194,14 +206,16 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         retried = 0
         cancelled = queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=False)
         for bulk_task in queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=True):
-            bulk_task_retry(bulk_task=bulk_task)
-            retried += 1
+            if bulk_task_retry(bulk_task=bulk_task).status == BulkTask.Status.PENDING:
+                retried += 1
         not_cancelled = cancelled.count()
         skipped = queryset.count() - retried - not_cancelled
         self.message_user(request, f"{retried} task(s) sent back to the queue.", messages.SUCCESS)
         if skipped:
             self.message_user(
-                request, f"{skipped} task(s) were not failed; left alone.", messages.WARNING
+                request,
+                f"{skipped} task(s) were not failed, or their file has expired; left alone.",
+                messages.WARNING,
             )
         if not_cancelled:
             self.message_user(
@@ -287,11 +301,16 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/bulktasks/bulktask/upload.html", context)
 
-    def download_view(self, request: HttpRequest, object_id: str) -> FileResponse:
+    def download_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """Stream the task's original file back to staff allowed to download it; audited."""
         if not self.has_download_permission(request):
             raise PermissionDenied
         bulk_task = self.get_object(request, object_id)
+        if bulk_task is not None and bulk_task.file_expired_at is not None:
+            return HttpResponseGone(
+                f"The original file expired on {_date(bulk_task)} and is no longer stored.",
+                content_type="text/plain; charset=utf-8",
+            )
         if bulk_task is None or not bulk_task.file_key:
             raise Http404("No such task, or it has no stored file.")
         try:
@@ -442,6 +461,12 @@ class BulkTaskFileDownloadAdmin(ReadOnlyAdmin):
         # Who downloaded what is itself sensitive: superusers only, whatever
         # permissions staff were given.
         return _is_superuser(request)
+
+
+def _date(bulk_task: BulkTask) -> str:
+    """When the task's file expired, as the admin shows dates."""
+    assert bulk_task.file_expired_at is not None
+    return formats.date_format(timezone.localtime(bulk_task.file_expired_at), "DATETIME_FORMAT")
 
 
 def _is_superuser(request: HttpRequest) -> bool:

@@ -100,6 +100,18 @@ class BulkTask(models.Model):
         blank=True,
         help_text="A CSV file's or a sheet's columns in its header's order.",
     )
+    file_header = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=(
+            "A JSON Lines file's keys in order of first appearance, as its errors file's header."
+        ),
+    )
+    # Set when the retention sweep deleted the task's stored files; the task and
+    # its report stay (see bulktasks/retention.py).
+    file_expired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored file was deleted at the end of retention."
+    )
     resume_after_line = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -151,6 +163,13 @@ class BulkTask(models.Model):
             models.Index(fields=["organization", "-id"], name="bulktask_org_newest"),
             models.Index(fields=["organization", "status", "-id"], name="bulktask_org_status"),
             models.Index(fields=["status", "lease_expires_at"], name="bulktask_stale"),
+            # The retention sweep: finished tasks whose files are still stored,
+            # oldest first; tasks already swept leave the index.
+            models.Index(
+                fields=["finished_at"],
+                name="bulktask_files_to_expire",
+                condition=models.Q(file_expired_at__isnull=True, finished_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

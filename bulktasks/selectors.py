@@ -41,7 +41,7 @@ _tasks = RowReader(
         "file_mimetype", "file_size", "file_bucket", "file_key", "file_location", "file_region",
         "file_checksum",
         "storage_provider", "num_items", "num_inserts", "num_updates", "num_skips", "num_errors",
-        "error", "created_by", "created_at", "updated_at", "column_mapping",
+        "error", "created_by", "created_at", "updated_at", "column_mapping", "file_expired_at",
     ),
 )  # fmt: skip
 _creators = RowReader(User, "u", only=("email", "first_name", "last_name", "picture"))

@@ -60,6 +60,13 @@ class BulkTaskFileSerializer(OmitEmptyMixin, serializers.Serializer):
     region = serializers.CharField(source="file_region", max_length=128)
     storageProviderId = ObjectIdField(source="storage_provider_id")
     checksum = serializers.CharField(source="file_checksum", max_length=256)
+    expiredAt = serializers.DateTimeField(
+        source="file_expired_at",
+        help_text=(
+            "When the stored file was deleted at the end of its retention period; sent only "
+            "then. The task and its report stay; errors.csv answers 410 (3006)."
+        ),
+    )
 
 
 class BulkTaskSkippedLineSerializer(OmitEmptyMixin, serializers.Serializer):
@@ -184,6 +191,7 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
                     "region": task.file_region,
                     "storageProviderId": task.storage_provider_id,
                     "checksum": task.file_checksum,
+                    "expiredAt": timestamp(task.file_expired_at),
                 }
             ),
             "action": task.action,

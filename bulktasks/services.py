@@ -383,10 +383,14 @@ def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
     """Send a failed task back to the queue; chunks already done are not applied again.
 
     A cancelled task is left as it is: someone decided it should stop, and its
-    report no longer holds the repeated lines of the chunks it never ran.
+    report no longer holds the repeated lines of the chunks it never ran. A task
+    whose file has expired cannot be processed again and is left as it is too.
     """
     retryable = BulkTask.objects.filter(
-        pk=bulk_task.pk, status=BulkTask.Status.FAILED, cancelled_at__isnull=True
+        pk=bulk_task.pk,
+        status=BulkTask.Status.FAILED,
+        cancelled_at__isnull=True,
+        file_expired_at__isnull=True,
     )
     if not retryable.exists():
         bulk_task.refresh_from_db()
@@ -403,6 +407,8 @@ def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
         lease_expires_at=None,
         queued_at=None,
     )
+    # The retention sweep holds the row while it deletes a task's files: this
+    # waits for it, then finds the file expired and changes nothing.
     updated = retryable.update(
         status=BulkTask.Status.PENDING,
         error="",

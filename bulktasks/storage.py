@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
 import unicodedata
@@ -62,35 +63,47 @@ def storage_key_for(
 ) -> str:
     """A storage key that groups files by organization and never collides between tasks."""
     safe = _UNSAFE.sub("-", original_name).strip("-.") or "upload"
-    prefix = storage_folder_for(organization_id=organization_id, bulk_task_id=bulk_task_id) + "/"
+    prefix = storage_folder_for(organization_id=organization_id, bulk_task_id=bulk_task_id)
     return prefix + safe[: max_length - len(prefix)]
 
 
 def storage_folder_for(*, organization_id: str, bulk_task_id: str) -> str:
-    """The folder that holds every file stored for one task."""
-    return f"bulk-tasks/{organization_id}/{bulk_task_id}"
+    """The folder (key prefix, ending in "/") under which every file of a task is stored."""
+    return f"bulk-tasks/{organization_id}/{bulk_task_id}/"
 
 
 def bulk_task_stored_files(*, bulk_task: BulkTask) -> list[str]:
-    """Every file stored for the task: its upload, the copy of a spreadsheet's rows, and any
-    other file in the task's folder (a copy whose scan died before recording it).
+    """Every storage key the service holds for the task: its upload, a spreadsheet's rows copy,
+    and anything else in its folder (a copy whose scan died before recording it, results).
 
-    What deleting a task's files must delete; the keys the task records come first.
+    Every file stored for a task goes under its folder (``storage_folder_for``), so
+    a file is found here without this function knowing it; the keys the row names
+    come first, in case one was stored elsewhere.
     """
     keys = [key for key in (bulk_task.file_key, bulk_task.rows_key) if key]
     folder = storage_folder_for(
         organization_id=bulk_task.organization_id, bulk_task_id=bulk_task.pk
     )
+    for key in _folder_files(folder):
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _folder_files(folder: str) -> list[str]:
+    storage = bulk_task_storage()
     try:
-        _, names = bulk_task_storage().listdir(folder)
+        folders, files = storage.listdir(folder)
     except FileNotFoundError:
-        names = []
-    keys.extend(f"{folder}/{name}" for name in sorted(names) if f"{folder}/{name}" not in keys)
+        return []  # local storage: the folder is gone, nothing is left in it
+    keys = [folder + name for name in sorted(files)]
+    for name in sorted(folders):
+        keys += _folder_files(f"{folder}{name}/")
     return keys
 
 
 def bulk_task_files_delete(*, bulk_task: BulkTask) -> list[str]:
-    """Delete every file stored for the task (``bulk_task_stored_files``); return their keys.
+    """Delete every file stored for the task (a file already gone is not an error); return their keys.
 
     The task's row keeps its keys: what the files were stays on record.
     """
@@ -98,6 +111,16 @@ def bulk_task_files_delete(*, bulk_task: BulkTask) -> list[str]:
     keys = bulk_task_stored_files(bulk_task=bulk_task)
     for key in keys:
         storage.delete(key)
+    if not getattr(storage, "bucket_name", ""):
+        # Local storage leaves the emptied folders behind; S3 has no folders.
+        folder = storage_folder_for(
+            organization_id=bulk_task.organization_id, bulk_task_id=bulk_task.pk
+        )
+        folders = {key.rsplit("/", 1)[0] for key in keys} | {folder.rstrip("/")}
+        for directory in sorted(folders, reverse=True):
+            # Not empty, or not ours to remove: it stays.
+            with contextlib.suppress(OSError):
+                storage.delete(directory)
     return keys
 
 

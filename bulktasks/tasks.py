@@ -8,6 +8,7 @@ from celery import Task, shared_task
 from django.db import OperationalError
 
 from bulktasks.processing import bulk_task_chunk_process, bulk_task_start, bulk_task_sweep
+from bulktasks.retention import bulk_task_files_expire
 from bulktasks.services import idempotency_keys_flush
 from bulktasks.storage import StorageUnavailable
 
@@ -67,3 +68,9 @@ def sweep_bulk_tasks() -> int:
 def flush_expired_idempotency_keys() -> int:
     """Periodic: forget Idempotency-Keys past their 24 hours, so the table does not grow forever."""
     return idempotency_keys_flush()
+
+
+@shared_task(name="bulktasks.tasks.expire_bulk_task_files")
+def expire_bulk_task_files() -> int:
+    """Periodic: delete the stored files of tasks finished longer ago than the retention period."""
+    return bulk_task_files_expire()

@@ -2,7 +2,12 @@
 
 from django.urls import re_path
 
-from bulktasks.views import BulkTaskCancelViewSet, BulkTaskCollectionViewSet, BulkTaskViewSet
+from bulktasks.views import (
+    BulkTaskCancelViewSet,
+    BulkTaskCollectionViewSet,
+    BulkTaskErrorsCsvViewSet,
+    BulkTaskViewSet,
+)
 
 # Path segments are matched loosely and validated in the view, so that a
 # malformed id gets a 400 that names the parameter rather than a bare 404.
@@ -29,5 +34,10 @@ urlpatterns = [
         rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/cancel/?$",
         BulkTaskCancelViewSet.as_view({"post": "cancel"}),
         name="bulk-task-cancel",
+    ),
+    re_path(
+        rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/errors\.csv/?$",
+        BulkTaskErrorsCsvViewSet.as_view({"get": "errors_csv"}),
+        name="bulk-task-errors-csv",
     ),
 ]

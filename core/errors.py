@@ -44,6 +44,7 @@ ROUTE_NOT_FOUND = ErrorSpec(3002, 404, "Route not found")
 METHOD_NOT_ALLOWED = ErrorSpec(3003, 405, "Method not allowed")
 IDEMPOTENCY_KEY_REUSED = ErrorSpec(3004, 409, "Idempotency-Key reused with other parameters")
 BULK_TASK_FINISHED = ErrorSpec(3005, 409, "Bulk task already finished")
+FILE_EXPIRED = ErrorSpec(3006, 410, "File expired")
 
 WEBHOOK_ENDPOINT_EXISTS = ErrorSpec(3010, 409, "Webhook endpoint already registered")
 WEBHOOK_ENDPOINTS_LIMIT = ErrorSpec(3011, 409, "Too many webhook endpoints")

@@ -159,3 +159,9 @@ class WebhookEndpointsLimit(ServiceError):
     """The organization has as many endpoints as it may have."""
 
     error = errors.WEBHOOK_ENDPOINTS_LIMIT
+
+
+class FileExpired(ServiceError):
+    """The task's stored file was deleted at the end of its retention period."""
+
+    error = errors.FILE_EXPIRED

@@ -173,8 +173,10 @@ class ApiAutoSchema(AutoSchema):
                 response["description"] = response.get("description") or SUCCESS_DESCRIPTIONS.get(
                     code, "Success"
                 )
-                for media in response.get("content", {}).values():
-                    media["schema"] = success_envelope_schema(media["schema"])
+                for media_type, media in response.get("content", {}).items():
+                    # A file (errors.csv's text/csv) is the body itself, not enveloped.
+                    if media_type == "application/json":
+                        media["schema"] = success_envelope_schema(media["schema"])
         by_status: dict[int, list[ErrorSpec]] = defaultdict(list)
         for spec in self.error_specs():
             by_status[spec.status].append(spec)

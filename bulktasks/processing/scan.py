@@ -182,6 +182,8 @@ def bulk_task_scan(
             # Added: the errors of lines applied before chunks existed stay counted.
             num_errors=F("num_errors") + len(repeats),
             file_columns=header,
+            # JSON Lines has no header row: its keys make the errors file's header.
+            file_header=list(reader.keys.values()) or None,
             scanned_at=now,
             lease_owner="",
             lease_expires_at=None,

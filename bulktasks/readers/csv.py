@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from bulktasks.readers.headers import match_header
+from bulktasks.errorfile.cells import formula_restore
+from bulktasks.readers.headers import error_file_columns, match_header
 from bulktasks.readers.lines import LineProblem, Lines
 from bulktasks.readers.records import (
     DEFAULT_MAX_LINE_LENGTH,
@@ -92,7 +93,10 @@ def read_csv(
             )
         names = list(found.header)
         width = len(names)
-        missing_columns = len(names) < len(columns)
+        # An errors file uploaded again: its two extra columns are left out, and
+        # the apostrophes its formula neutralization added are taken off.
+        ignored = error_file_columns(names, columns)
+        missing_columns = len(names) - len(ignored) < len(columns)
         seen_data = resumed
         while True:
             found.mark = (lines.offset, lines.line_no)
@@ -112,6 +116,8 @@ def read_csv(
                 seen_data = True
                 yield Record(start, None, _csv_error(exc, start, lines.line_no))
                 continue
+            if ignored:
+                row = [formula_restore(cell) for cell in row]
             cells = [cell.strip() for cell in row]
             if not any(cells):
                 # Blank lines, whitespace-only lines and rows of empty cells (spreadsheets
@@ -123,6 +129,8 @@ def read_csv(
                 yield Record(start, None, error)
                 continue
             values = dict(zip(names, cells, strict=True))
+            for name in ignored:
+                del values[name]
             if missing_columns:
                 values = {column: values.get(column, "") for column in columns}
             yield Record(start, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS, formula_restore
 from bulktasks.readers.records import FileFormatError
 
 
@@ -57,6 +58,11 @@ def duplicate_message(
     return f"{kind} {name} ({shown_names([mapped_from])} is mapped to it)"
 
 
+def error_file_columns(names: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """The names of an errors file's two extra columns in a matched header: the import ignores them."""
+    return [name for name in names if name in ERROR_FILE_COLUMNS and name not in columns]
+
+
 def match_header(
     cells: Sequence[str],
     columns: Sequence[str],
@@ -69,6 +75,16 @@ def match_header(
     names becomes the mapping's column before it is matched.
     """
     by_key = {canonical_key(column): column for column in columns}
+    extra = {
+        canonical_key(column): column
+        for column in ERROR_FILE_COLUMNS
+        if canonical_key(column) not in by_key
+    }
+    if any(canonical_key(cell) in extra for cell in cells):
+        # An errors file uploaded again: its header went through formula
+        # neutralization too, and its two extra columns are known (then ignored).
+        cells = [formula_restore(cell).strip() for cell in cells]
+        by_key = {**extra, **by_key}
     renamed = mapping_by_key(mapping)
     names: list[str] = []
     mapped_from: dict[str, str] = {}

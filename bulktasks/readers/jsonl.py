@@ -20,6 +20,11 @@ if typing.TYPE_CHECKING:
     from bulktasks.readers.reader import RecordReader
 
 
+# A JSON Lines file's keys kept for its errors file's header: a file cannot make it huge.
+JSON_KEYS_LIMIT = 256
+JSON_KEY_MAX_LENGTH = 256
+
+
 class _Pairs(list[tuple[str, object]]):
     """A JSON object's members in order, so duplicate keys are seen rather than merged."""
 
@@ -54,7 +59,9 @@ def read_json_lines(
         # Blank lines before a record belong to it: a reader resuming here skips them too.
         found.mark = mark
         mark = (lines.offset, lines.line_no)
-        yield _json_record(lines.line_no, line, decoder, by_key, columns, renamed, found_sources)
+        yield _json_record(
+            lines.line_no, line, decoder, by_key, columns, renamed, found_sources, found.keys
+        )
     if not seen_data:
         raise FileFormatError("file is empty")
     # Only a reader that read the whole file knows a source is nowhere in it.
@@ -71,6 +78,7 @@ def _json_record(
     columns: tuple[str, ...],
     renamed: dict[str, str] | None = None,
     found_sources: set[str] | None = None,
+    keys_seen: dict[str, str] | None = None,
 ) -> Record:
     try:
         # Without its terminator, so that an error at the end of the line is on this line.
@@ -86,6 +94,8 @@ def _json_record(
     if not isinstance(parsed, _Pairs):
         return Record(line_no, None, "expected a JSON object")
 
+    if keys_seen is not None and len(keys_seen) < JSON_KEYS_LIMIT:
+        _keys_note(parsed, keys_seen)
     renamed = renamed or {}
     keys = [canonical_key(key) for key, _ in parsed]
     if renamed and found_sources is not None:
@@ -114,6 +124,18 @@ def _json_record(
         elif value is not None:
             return Record(line_no, None, f"field {name} must be a string")
     return Record(line_no, values)
+
+
+def _keys_note(parsed: _Pairs, keys: dict[str, str]) -> None:
+    """Add the line's keys not seen before, as spelled, skipping any a database could not store."""
+    for key, _ in parsed:
+        canonical = canonical_key(key)
+        if canonical in keys or len(key) > JSON_KEY_MAX_LENGTH or "\x00" in key:
+            continue
+        if key.isascii() or _encodable(key):
+            keys[canonical] = key
+            if len(keys) >= JSON_KEYS_LIMIT:
+                return
 
 
 def _encodable(value: str) -> bool:

@@ -78,6 +78,9 @@ class RecordReader:
         self.header: tuple[str, ...] | None = tuple(header) if header is not None else None
         # (offset, lines) where reading the last record handed out began.
         self.mark = (start.offset, start.lines) if start else (0, 0)
+        # A JSON Lines file's keys as first spelled, by canonical name, in order of
+        # first appearance (at most JSON_KEYS_LIMIT): the errors file's header.
+        self.keys: dict[str, str] = {}
 
     @property
     def record_start(self) -> Position:

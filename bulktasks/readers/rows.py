@@ -14,7 +14,8 @@ import typing
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO
 
-from bulktasks.readers.headers import match_header
+from bulktasks.errorfile.cells import formula_restore
+from bulktasks.readers.headers import error_file_columns, match_header
 from bulktasks.readers.lines import LineProblem, Lines
 from bulktasks.readers.records import FileFormatError, Record
 from bulktasks.readers.xlsx import column_letter
@@ -88,6 +89,8 @@ def read_rows(
     """
     resumed = found.header is not None
     names: list[str] = list(found.header or ())
+    # An errors file saved as a workbook and uploaded again: its extra columns are ignored.
+    ignored = error_file_columns(names, columns)
     seen_data = resumed
     while True:
         found.mark = (lines.offset, lines.line_no)
@@ -99,26 +102,30 @@ def read_rows(
         except LineProblem:
             # The copy's own lines are written within the budget; this one was not.
             raise FileFormatError("the stored copy of the sheet is damaged") from None
-        number, cells, problem = _parsed(line)
+        number, cells, problem = parsed_row(line)
         if not resumed and found.header is None:
             header = [cell.strip() for cell in cells]
             if problem:
                 raise FileFormatError(f"header row (row {number}): {problem}")
             found.header = tuple(match_header(header, columns, required, mapping))
             names = list(found.header)
+            ignored = error_file_columns(names, columns)
             continue
         seen_data = True
         if problem:
             yield Record(number, None, problem)
             continue
-        yield _record(number, [cell.strip() for cell in cells], names, columns)
+        if ignored:
+            cells = [formula_restore(cell) for cell in cells]
+        yield _record(number, [cell.strip() for cell in cells], names, columns, ignored)
     if found.header is None:
         raise FileFormatError("the first sheet is empty")
     if not seen_data:
         raise FileFormatError("file has a header row but no data rows")
 
 
-def _parsed(line: str) -> tuple[int, list[str], str | None]:
+def parsed_row(line: str) -> tuple[int, list[str], str | None]:
+    """One line of a rows copy: (sheet row number, cell texts, the reason it was refused or None)."""
     try:
         parsed = json.loads(line)
         number = parsed[0]
@@ -129,7 +136,13 @@ def _parsed(line: str) -> tuple[int, list[str], str | None]:
         raise FileFormatError("the stored copy of the sheet is damaged") from None
 
 
-def _record(number: int, cells: list[str], names: list[str], columns: tuple[str, ...]) -> Record:
+def _record(
+    number: int,
+    cells: list[str],
+    names: list[str],
+    columns: tuple[str, ...],
+    ignored: list[str] | None = None,
+) -> Record:
     width = len(names)
     if len(cells) > width:
         beyond = [i for i, cell in enumerate(cells[width:], start=width + 1) if cell]
@@ -141,4 +154,6 @@ def _record(number: int, cells: list[str], names: list[str], columns: tuple[str,
         cells = cells[:width]
     values = dict.fromkeys(columns, "")
     values.update(zip(names, cells, strict=False))
+    for name in ignored or ():
+        values.pop(name, None)
     return Record(number, values)

@@ -295,6 +295,10 @@ BULK_TASK_MAX_ATTEMPTS = env_int("BULK_TASK_MAX_ATTEMPTS", 5)
 BULK_TASK_PENDING_GRACE_SECONDS = env_int("BULK_TASK_PENDING_GRACE_SECONDS", 60)
 BULK_TASK_IDEMPOTENCY_TTL_SECONDS = env_int("BULK_TASK_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
 BULK_TASK_SWEEP_SECONDS = env_int("BULK_TASK_SWEEP_SECONDS", 30)
+# A finished task's stored files (the upload, and anything else in its folder)
+# are deleted this many days after it finished; the task and its report stay.
+# 0 keeps them forever.
+BULK_TASK_FILE_RETENTION_DAYS = env_int("BULK_TASK_FILE_RETENTION_DAYS", 30)
 
 # --- Webhooks (docs/webhooks.md) ----------------------------------------------------
 # Plain http, and addresses on the loopback interface, for a receiver on this
@@ -418,6 +422,11 @@ CELERY_BEAT_SCHEDULE["auth-tokens-flush-expired"] = {
 # expired ones are deleted every hour.
 CELERY_BEAT_SCHEDULE["bulk-tasks-idempotency-keys-flush"] = {
     "task": "bulktasks.tasks.flush_expired_idempotency_keys",
+    "schedule": 3600.0,
+}
+# Stored files past BULK_TASK_FILE_RETENTION_DAYS are deleted every hour.
+CELERY_BEAT_SCHEDULE["bulk-tasks-files-expire"] = {
+    "task": "bulktasks.tasks.expire_bulk_task_files",
     "schedule": 3600.0,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

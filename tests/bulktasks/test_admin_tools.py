@@ -367,7 +367,7 @@ def test_retry_action_sends_failed_tasks_back_and_leaves_others_alone(
     assert completed.status == BulkTask.Status.COMPLETED
     messages = [str(message) for message in response.context["messages"]]
     assert "1 task(s) sent back to the queue." in messages
-    assert "1 task(s) were not failed; left alone." in messages
+    assert "1 task(s) were not failed, or their file has expired; left alone." in messages
 
 
 def test_retry_action_counts_every_failed_task_it_retries(

@@ -74,3 +74,61 @@ def test_whatever_the_sniffer_supports_reads_safely(data: bytes) -> None:
         _check(data, detected.mimetype, 1_048_576)
     else:
         assert detected.mimetype not in (CSV, JSON_LINES, EMPTY)
+
+
+# -- errors.csv reads the same records, at the same lines, as the import ------------------
+
+
+def _import_lines(data: bytes, mimetype: str) -> tuple[list[tuple[int, list[str] | None]], bool]:
+    """(line, values in column order or None) of each record the import reads; and whether it read to the end."""
+    found: list[tuple[int, list[str] | None]] = []
+    try:
+        for record in read_records(
+            io.BytesIO(data), mimetype=mimetype, columns=COLUMNS, required=("email",)
+        ):
+            values = None if record.values is None else [record.values[c] for c in COLUMNS]
+            found.append((record.line, values))
+    except FileFormatError:
+        return found, False
+    return found, True
+
+
+def _original_lines(data: bytes, mimetype: str) -> list[tuple[int, list[str] | None]]:
+    from bulktasks.errorfile.originals import original_rows
+    from bulktasks.models import BulkTask
+
+    task = BulkTask(action="users.import", file_mimetype=mimetype, file_header=list(COLUMNS))
+    return list(original_rows(io.BytesIO(data), task).rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_documents)
+def test_csv_original_rows_are_the_records_the_import_reads(data: bytes) -> None:
+    document = b"email,firstName,lastName,picture\n" + data
+    imported, whole = _import_lines(document, CSV)
+    originals = _original_lines(document, CSV)
+
+    if whole:
+        assert [line for line, _ in originals] == [line for line, _ in imported]
+    else:
+        assert [line for line, _ in originals[: len(imported)]] == [line for line, _ in imported]
+    for (_, values), (_, cells) in zip(imported, originals, strict=False):
+        if values is not None:
+            assert cells is not None
+            assert [cell.strip() for cell in cells] == values
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_documents)
+def test_json_lines_original_rows_are_the_records_the_import_reads(data: bytes) -> None:
+    imported, whole = _import_lines(data, JSON_LINES)
+    originals = _original_lines(data, JSON_LINES)
+
+    if whole:
+        assert [line for line, _ in originals] == [line for line, _ in imported]
+    else:
+        assert [line for line, _ in originals[: len(imported)]] == [line for line, _ in imported]
+    for (_, values), (_, cells) in zip(imported, originals, strict=False):
+        if values is not None:
+            assert cells is not None
+            assert [cell.strip() for cell in cells] == values

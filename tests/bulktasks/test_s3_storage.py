@@ -304,3 +304,51 @@ def test_a_long_file_name_still_gets_a_location_that_addresses_the_object(
     assert object_keys(s3_client, bucket) == [file["key"]]
     assert file["location"] == f"s3://{bucket}/{file['key']}"
     assert len(file["location"]) <= 256
+
+
+# -- errors.csv and retention on S3 ----------------------------------------------------------
+
+
+def test_errors_csv_streams_from_s3_then_the_retention_sweep_deletes_the_objects(
+    client, organization, s3_client, bucket, s3_storage
+):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from bulktasks.retention import bulk_task_files_expire
+    from bulktasks.storage import storage_folder_for
+
+    upload = csv_file(["bad,=Bad,Line", *people_rows(2)])
+    created = client.post(URL, {"action": "users.import", "file": upload}, format="multipart")
+    task_id = created.json()["data"]["id"]
+    task = bulk_task_process(bulk_task_id=task_id)
+    assert task is not None
+    assert task.num_errors == 1
+    errors_url = f"{URL}/{task_id}/errors.csv"
+
+    response = client.get(errors_url)
+
+    assert response.status_code == 200
+    # Consuming the content closes the response (the test client's wrapper).
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines()[1] == (
+        '"bad","\'=Bad","Line","2","email: \'bad\' is not a valid e-mail address"'
+    )
+
+    # Another file of the task (a converted copy, an export) lives in its folder too.
+    folder = storage_folder_for(organization_id=organization.pk, bulk_task_id=task_id)
+    other = s3_storage.save(folder + "converted.csv", ContentFile(b"x"))
+    BulkTask.objects.filter(pk=task_id).update(finished_at=timezone.now() - timedelta(days=31))
+    unrelated = pending(organization)
+
+    assert bulk_task_files_expire() == 1
+
+    assert other not in object_keys(s3_client, bucket)
+    assert object_keys(s3_client, bucket) == [unrelated.file_key]
+    expired = client.get(errors_url)
+    assert expired.status_code == 410
+    assert expired.json()["error"]["code"] == 3006
+    # Idempotent: nothing is left to do, and deleting again would not fail.
+    assert bulk_task_files_expire() == 0

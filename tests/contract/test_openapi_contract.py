@@ -5,6 +5,9 @@ beside this file and the request description in get_bulk_task.request.json. Any
 drift (a renamed field, another type, a lost pattern or length, a new or missing
 enum value, a required field) fails here.
 
+Fields the service adds to the contract's are listed in ADDITIVE: optional (never
+in ``required``), so that a client written against the contract is unaffected.
+
 The schema narrows the contract in two ways only, each allowing a subset of what
 the contract allows, so that generated clients get exact types:
 
@@ -58,12 +61,18 @@ REQUIRED = {
     "$.data.report.erroredLines[]": ["line", "reason"],
     "$.data.report.skippedLines[]": ["line"],
 }
+# Fields beyond the contract, each optional: sent only when they have a value.
+ADDITIVE = {
+    # When the retention sweep deleted the stored file (docs/api.md, retention).
+    "$.data.file.expiredAt",
+    # The upload's column mapping (docs/api.md, column mapping).
+    "$.data.config.columns",
+}
 # A count or line number: the contract's float, as the integer it always holds.
 WHOLE_NUMBER = {"type": "integer", "minimum": 0}
 # Fields the service adds to the contract's shape. Additive only: each is
 # optional (never in ``required``), so a client written from the contract
 # alone still reads every response.
-ADDITIVE = {"$.data.config.columns"}
 
 
 def normalized(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,12 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.throttling import SimpleRateThrottle
 
 from bulktasks.models import BulkTaskLine
-from bulktasks.views import BulkTaskCancelViewSet, BulkTaskCollectionViewSet, BulkTaskViewSet
+from bulktasks.views import (
+    BulkTaskCancelViewSet,
+    BulkTaskCollectionViewSet,
+    BulkTaskErrorsCsvViewSet,
+    BulkTaskViewSet,
+)
 from core import errors
 from core.openapi_views import SchemaView
 from tests.bulktasks.files import csv_file, people_rows
@@ -21,6 +26,7 @@ from tests.conftest import bearer
 from tests.factories import BulkTaskFactory, BulkTaskLineFactory
 from tests.openapi import (
     CANCEL,
+    ERRORS_CSV,
     LINES,
     LOGOUT,
     REFRESH,
@@ -47,6 +53,7 @@ BODY = {"411": [1010], "413": [1006], "415": [1004]}
 DOCUMENTED_ERRORS = {
     ("get", TASK): {**COMMON, **ORGANIZATION},
     ("get", LINES): {**COMMON, **ORGANIZATION},
+    ("get", ERRORS_CSV): {**COMMON, **ORGANIZATION, "410": [3006]},
     ("get", TASKS): {**COMMON, **ORGANIZATION},
     ("post", TASKS): {
         **COMMON,
@@ -121,6 +128,7 @@ def test_the_schema_as_json_names_every_endpoint(api_client):
         TASK,
         LINES,
         CANCEL,
+        ERRORS_CSV,
         TOKEN,
         REFRESH,
         LOGOUT,
@@ -177,6 +185,7 @@ def test_each_operation_documents_the_error_codes_it_can_answer_with():
     [
         (BulkTaskViewSet, TASK, "get"),
         (BulkTaskViewSet, LINES, "get"),
+        (BulkTaskErrorsCsvViewSet, ERRORS_CSV, "get"),
         (BulkTaskCollectionViewSet, TASKS, "get"),
         (BulkTaskCollectionViewSet, TASKS, "post"),
         (BulkTaskCancelViewSet, CANCEL, "post"),
@@ -227,6 +236,11 @@ def test_every_success_is_the_envelope():
     for path, method, item in operations(schema):
         for status, response in item["responses"].items():
             if int(status) >= 400:
+                continue
+            if path == ERRORS_CSV:
+                # The one file: the CSV itself, not an envelope.
+                assert set(response["content"]) == {"text/csv"}
+                assert response["headers"]["Content-Disposition"]["required"] is True
                 continue
             if status == "204":
                 assert "content" not in response, (method, path)  # no body at all
@@ -306,6 +320,13 @@ def test_responses_of_every_operation_conform_to_the_schema(api_client, organiza
         (TASK, "get", api_client.get(one, HTTP_ACCEPT="text/html", **auth)),
         (LINES, "get", api_client.get(one + "/lines?limit=1", **auth)),
         (LINES, "get", api_client.get(one + "/lines?kind=nope", **auth)),
+        (ERRORS_CSV, "get", api_client.get(one + "/errors.csv", HTTP_ACCEPT="text/csv")),
+        (
+            ERRORS_CSV,
+            "get",
+            api_client.get(one + "/errors.csv", HTTP_ACCEPT="application/json", **auth),
+        ),
+        (ERRORS_CSV, "get", api_client.get(tasks + "/123/errors.csv", **auth)),
         (TASKS, "get", api_client.get(tasks + "?limit=1", **auth)),
         (TASKS, "get", api_client.get(tasks + "?status=done", **auth)),
         (
