@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from core.logging import JsonFormatter, LogContextFilter
 from tests.factories import MembershipFactory, OrganizationFactory, RoleFactory, UserFactory
+from tests.workers import Worker, start_worker
 from users import catalog
 from users.authentication import verified_tokens_forget
 from users.models import Organization, User
@@ -49,6 +50,31 @@ def throttle_rates(settings) -> Callable[..., None]:
         }
 
     return set_rates
+
+
+@pytest.fixture
+def empty_queue() -> Iterator[None]:
+    """Start and end with an empty queue: no message of an earlier test gets in the way."""
+    from config.celery import app as celery_app
+
+    celery_app.control.purge()
+    yield
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def workers(tmp_path) -> Iterator[Callable[..., Worker]]:
+    """Start real Celery worker processes by name (``workers("one", SETTING=value)``); stopped after."""
+    started: list[Worker] = []
+
+    def start(name: str, **overrides: Any) -> Worker:
+        worker = start_worker(tmp_path, name, **overrides)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture

@@ -29,3 +29,18 @@ def raw_file(
 def people_rows(count: int, *, start: int = 1, domain: str = "example.com") -> list[str]:
     """``count`` distinct, valid people."""
     return [f"person{n}@{domain},First{n},Last{n}" for n in range(start, start + count)]
+
+
+def mixed_rows(count: int) -> list[str]:
+    """People with, every so often, an invalid e-mail, a duplicate and an existing member."""
+    rows = []
+    for n in range(1, count + 1):
+        if n % 97 == 0:
+            rows.append(f"not-an-email-{n},Bad,Row")
+        elif n % 89 == 0:
+            rows.append(f"person{n - 1}@example.com,Dup,Row")
+        elif n % 83 == 0:
+            rows.append(f"existing{n}@example.com,Existing,Member")
+        else:
+            rows.append(f"person{n}@example.com,First{n},Last{n}")
+    return rows

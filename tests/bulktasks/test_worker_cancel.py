@@ -15,56 +15,28 @@ from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing import bulk_task_sweep
-from config.celery import app as celery_app
-from tests.bulktasks.files import people_rows
+from tests.bulktasks.files import mixed_rows, people_rows
 from tests.bulktasks.pipeline import pending
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory, RoleFactory, UserFactory
-from tests.workers import start_worker, wait_for
+from tests.workers import wait_for
 from users import catalog
 from users.models import Membership
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.usefixtures("empty_queue"),
+]
 
 CHUNK_SIZE = 100
 LINES = 6000
 DUPLICATE_REASON = "email: duplicate of line"
 
 
-@pytest.fixture(autouse=True)
-def empty_queue():
-    """Start and end with an empty queue: no message of another test gets in the way."""
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-    yield lambda name: started.append(start_worker(tmp_path, name, BULK_TASK_CHUNK_SIZE=CHUNK_SIZE))
-    for worker in started:
-        worker.stop()
-
-
 def fresh(task_id: str) -> BulkTask:
     connection.close()  # see the workers' commits, not a stale snapshot
     return BulkTask.objects.get(pk=task_id)
-
-
-def rows_with_errors(count: int) -> list[str]:
-    """New people with, now and then, an invalid e-mail, a repeat or an existing member."""
-    rows = []
-    for n in range(1, count + 1):
-        if n % 97 == 0:
-            rows.append(f"not-an-email-{n},Bad,Row")
-        elif n % 89 == 0:
-            rows.append(f"person{n - 1}@example.com,Dup,Row")
-        elif n % 83 == 0:
-            rows.append(f"existing{n}@example.com,Existing,Member")
-        else:
-            rows.append(f"person{n}@example.com,First{n},Last{n}")
-    return rows
 
 
 def snapshot(task_id: str) -> tuple:
@@ -99,10 +71,10 @@ def test_a_task_cancelled_while_workers_run_it_keeps_exactly_its_committed_chunk
             )
     members_before = Membership.objects.filter(organization=organization).count()
     api_client.credentials(HTTP_AUTHORIZATION=bearer(member))
-    workers("one")
-    workers("two")
+    workers("one", BULK_TASK_CHUNK_SIZE=CHUNK_SIZE)
+    workers("two", BULK_TASK_CHUNK_SIZE=CHUNK_SIZE)
 
-    task = pending(organization, rows_with_errors(LINES), enqueue=True)
+    task = pending(organization, mixed_rows(LINES), enqueue=True)
     other = pending(organization, people_rows(1500, domain="other.example"), enqueue=True)
     wait_for(lambda: fresh(task.pk).num_done >= 1000, timeout=120, interval=0.01)
 

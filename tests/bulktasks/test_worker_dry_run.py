@@ -11,41 +11,22 @@ import pytest
 from django.db import connection
 
 from bulktasks.models import BulkTask, BulkTaskChunk
-from config.celery import app as celery_app
 from tests.bulktasks.files import csv_file
 from tests.bulktasks.outcomes import OUTCOME_HEADER, database_state, outcome_rows, outcome_state
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory
-from tests.workers import start_worker, wait_for
+from tests.workers import wait_for
 from users import catalog
 from users.models import Membership
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.usefixtures("empty_queue"),
+]
 
 ROWS = 400
 CHUNK_SIZE = 25
-
-
-@pytest.fixture(autouse=True)
-def empty_queue():
-    """Start from an empty queue, so no message from an earlier run gets in the way."""
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(name: str, **kwargs):
-        worker = start_worker(tmp_path, name, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def test_a_dry_run_on_workers_writes_nothing_and_the_real_run_reports_the_same(

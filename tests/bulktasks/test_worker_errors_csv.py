@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 
 from bulktasks.models import BulkTask
-from config.celery import app as celery_app
 from tests.bulktasks.files import csv_file, people_rows, raw_file
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory
@@ -14,16 +13,13 @@ from tests.workers import start_worker, wait_for
 from users import catalog
 from users.models import Membership
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.usefixtures("empty_queue"),
+]
 
 URL = "/v1/organizations/acme/bulk-tasks"
-
-
-@pytest.fixture(autouse=True)
-def empty_queue():
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
 
 
 def finished(task_id: str) -> BulkTask | None:

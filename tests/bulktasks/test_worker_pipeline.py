@@ -14,58 +14,24 @@ from django.db import connection
 
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing import bulk_task_enqueue, bulk_task_process, bulk_task_sweep
-from config.celery import app as celery_app
-from tests.bulktasks.files import csv_file, people_rows
+from tests.bulktasks.files import csv_file, mixed_rows, people_rows
 from tests.bulktasks.pipeline import pending, report
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from tests.workers import start_worker, wait_for
+from tests.workers import wait_for
 from users import catalog
 from users.models import Membership, User
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-@pytest.fixture(autouse=True)
-def empty_queue():
-    """Start from an empty queue, so no message from an earlier run gets in the way."""
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(name: str, **kwargs):
-        worker = start_worker(tmp_path, name, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.usefixtures("empty_queue"),
+]
 
 
 def status_of(task_id: str) -> BulkTask:
     connection.close()  # see the worker's commits, not a stale snapshot
     return BulkTask.objects.get(pk=task_id)
-
-
-def mixed_rows(count: int) -> list[str]:
-    """People with, every so often, an invalid e-mail, a duplicate and an existing member."""
-    rows = []
-    for n in range(1, count + 1):
-        if n % 97 == 0:
-            rows.append(f"not-an-email-{n},Bad,Row")
-        elif n % 89 == 0:
-            rows.append(f"person{n - 1}@example.com,Dup,Row")
-        elif n % 83 == 0:
-            rows.append(f"existing{n}@example.com,Existing,Member")
-        else:
-            rows.append(f"person{n}@example.com,First{n},Last{n}")
-    return rows
 
 
 def existing_members(organizations, count: int) -> None:

@@ -6,41 +6,22 @@ import pytest
 
 from bulktasks.models import BulkTask
 from bulktasks.processing import bulk_task_process, bulk_task_sweep
-from config.celery import app as celery_app
+from tests.bulktasks.files import mixed_rows
 from tests.bulktasks.pipeline import pending, report
 from tests.bulktasks.test_worker_pipeline import (
     chunks_of,
     existing_members,
-    mixed_rows,
     status_of,
 )
 from tests.bulktasks.workbooks import xlsx_file
 from tests.factories import OrganizationFactory
-from tests.workers import start_worker, wait_for
+from tests.workers import wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-@pytest.fixture(autouse=True)
-def empty_queue():
-    """Start from an empty queue, so no message from an earlier run gets in the way."""
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(name: str, **kwargs):
-        worker = start_worker(tmp_path, name, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.usefixtures("empty_queue"),
+]
 
 
 def sheet(count: int) -> list[list[object]]:

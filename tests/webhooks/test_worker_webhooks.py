@@ -13,7 +13,6 @@ import pytest
 from django.db import connection
 from standardwebhooks.webhooks import Webhook
 
-from config.celery import app as celery_app
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
 from tests.factories import MembershipFactory, OrganizationFactory, WebhookEndpointFactory
@@ -25,14 +24,11 @@ from users import catalog
 from webhooks.delivery import webhook_deliveries_sweep
 from webhooks.models import WebhookAttempt, WebhookDelivery
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-@pytest.fixture(autouse=True)
-def empty_queue():
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.usefixtures("empty_queue"),
+]
 
 
 @pytest.fixture
