@@ -44,7 +44,7 @@ from bulktasks.services import bulk_task_cancel, bulk_task_create
 from bulktasks.uploads import max_file_size, too_large_message, upload_handlers_install
 from core import errors
 from core.bodies import body_length_require
-from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge
+from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge, ValidationFailed
 from core.openapi import raises
 from core.params import query_params_validate
 from core.responses import envelope, envelope_rendered
@@ -186,6 +186,15 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
             raise InvalidParameter("Idempotency-Key", "1 to 255 printable ASCII characters")
+        repeated = [
+            name
+            for name in BulkTaskCreateSerializer().fields
+            if hasattr(request.data, "getlist") and len(request.data.getlist(name)) > 1
+        ]
+        if repeated:
+            # A form reads the last of repeated fields: "dryRun=true&dryRun=false"
+            # would run for real. Ambiguity is refused, not guessed.
+            raise ValidationFailed(f"{repeated[0]}: given more than once; send it once")
         serializer = BulkTaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.signing import signed_headers
-from webhooks.transport import Result, post
+from webhooks.transport import MAX_ADDRESSES_TRIED, Result, post
 
 logger = logging.getLogger("webhooks.delivery")
 
@@ -47,8 +47,14 @@ def retry_delay(attempt: int, *, rng: random.Random | None = None) -> float:
 
 
 def lease_seconds() -> float:
-    """How long a claimed attempt is held: longer than the longest attempt can take."""
-    return settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS * 2 + settings.WEBHOOK_TIMEOUT_SECONDS + 30
+    """How long a claimed attempt is held: longer than the longest attempt can take.
+
+    An attempt connects to at most ``MAX_ADDRESSES_TRIED`` addresses, then has
+    ``WEBHOOK_TIMEOUT_SECONDS`` for the exchange; the 30 s on top cover the
+    name lookup, which the system resolver bounds.
+    """
+    connects = settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS * MAX_ADDRESSES_TRIED
+    return connects + settings.WEBHOOK_TIMEOUT_SECONDS + 30
 
 
 def webhook_delivery_enqueue(*, delivery_id: str, countdown: float | None = None) -> bool:

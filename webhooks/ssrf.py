@@ -39,6 +39,18 @@ METADATA_NETWORKS = tuple(
     )
 )
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
+# Special-purpose blocks (IANA registries) that some Python versions still call
+# global: named here so the refusal does not depend on the interpreter.
+SPECIAL_PURPOSE_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",  # RFC 6890: IETF protocol assignments
+        "198.18.0.0/15",  # RFC 2544: benchmarking
+        "fec0::/10",  # RFC 3879: deprecated site-local
+        "100::/64",  # RFC 6666: discard-only
+        "2001:db8::/32",  # RFC 3849: documentation
+    )
+)
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: an IPv4 address inside
 
 
@@ -205,8 +217,10 @@ def address_refusal(address: str, *, allow_loopback: bool = False) -> str | None
         return "multicast"
     if isinstance(ip, ipaddress.IPv4Address) and ip in SHARED_ADDRESS_SPACE:
         return "shared (CGNAT)"
-    if ip.is_private:
+    if ip.is_private or getattr(ip, "is_site_local", False):
         return "private"
+    if any(ip.version == network.version and ip in network for network in SPECIAL_PURPOSE_NETWORKS):
+        return "reserved"
     if ip.is_reserved:
         return "reserved"
     if not ip.is_global:

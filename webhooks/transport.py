@@ -70,6 +70,10 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+# Addresses of one host tried per attempt; the attempt's lease covers this many connects.
+MAX_ADDRESSES_TRIED = 2
+
+
 def post(*, url: str, headers: dict[str, str], body: bytes) -> Result:
     """POST the body to the URL, checked again here, and report how it went; never raises."""
     started = time.monotonic()
@@ -86,8 +90,10 @@ def post(*, url: str, headers: dict[str, str], body: bytes) -> Result:
     connection: http.client.HTTPConnection | None = None
     address = ""
     errors: list[str] = []
-    # Every address passed the check; try them in the resolver's order.
-    for address in target.addresses:
+    # Every address passed the check; try the first few in the resolver's order.
+    # Only a few: a host resolving to many unreachable addresses must not hold a
+    # worker (and outlast the attempt's lease, see delivery.lease_seconds) for long.
+    for address in target.addresses[:MAX_ADDRESSES_TRIED]:
         connection = _connection(target.scheme, target.host, target.port, address, connect_timeout)
         try:
             connection.connect()

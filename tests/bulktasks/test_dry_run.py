@@ -118,6 +118,22 @@ def test_a_bad_dry_run_value_is_400_in_the_envelope_and_stores_nothing(client, v
     assert BulkTask.objects.count() == 0
 
 
+@pytest.mark.parametrize("field", ["dryRun", "override", "action"])
+def test_a_field_given_twice_is_400_rather_than_the_last_one_winning(client, field):
+    values = {"dryRun": ["true", "false"], "override": ["false", "true"]}
+    values["action"] = ["users.import", "users.import"]
+    data = {"action": "users.import", "file": csv_file(people_rows(1)), field: values[field]}
+
+    response = client.post(URL, data, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": 1002,
+        "message": f"{field}: given more than once; send it once",
+    }
+    assert BulkTask.objects.count() == 0
+
+
 def test_the_schema_describes_the_field_and_config_dry_run():
     schema = generated_schema()
     create = operation(schema, TASKS, "post")

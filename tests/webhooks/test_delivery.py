@@ -360,6 +360,35 @@ def test_a_closed_port_is_a_connection_error(organization, finish_task):
     assert "refused" in attempt.error.lower()
 
 
+def test_a_host_with_many_unreachable_addresses_costs_at_most_two_connects(
+    organization, finish_task, monkeypatch
+):
+    from webhooks import transport
+
+    with receiver() as hooks:
+        url = hooks.url
+    WebhookEndpointFactory(organization=organization, url=url)
+    [delivery] = finish_task(organization)
+    # The host now resolves to ten addresses, none of which answers.
+    checked = transport.url_check(url)
+    many = type(checked)(**{**vars(checked), "addresses": ["127.0.0.1"] * 10})
+    monkeypatch.setattr(transport, "url_check", lambda _url: many)
+    tried: list[str] = []
+    real = transport._connection
+
+    def counted(scheme, host, port, address, timeout):
+        tried.append(address)
+        return real(scheme, host, port, address, timeout)
+
+    monkeypatch.setattr(transport, "_connection", counted)
+
+    attempt = webhook_delivery_attempt(delivery_id=delivery.pk)
+
+    assert attempt is not None
+    assert attempt.outcome == "connectionError"
+    assert len(tried) == transport.MAX_ADDRESSES_TRIED == 2
+
+
 def test_a_delivered_event_is_not_sent_again_by_a_duplicate_message(organization, finish_task):
     with receiver() as hooks:
         WebhookEndpointFactory(organization=organization, url=hooks.url)

@@ -43,6 +43,8 @@ REFUSED = [
     ("192.0.2.1", "private"),  # TEST-NET-1, documentation
     ("198.18.0.1", "private"),  # benchmarking
     ("2001:db8::1", "private"),  # documentation
+    ("fec0::1", "private"),  # deprecated site-local, global to some Python versions
+    ("192.0.0.8", "reserved"),  # IETF protocol assignments, global to some Python versions
     # IPv6 forms that carry an IPv4 address are judged by the IPv4 address.
     ("::ffff:127.0.0.1", "loopback"),
     ("::ffff:10.0.0.1", "private"),
