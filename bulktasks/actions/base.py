@@ -28,6 +28,8 @@ class ActionContext:
     # A dry run: the pipeline rolls ``apply``'s database writes back itself; an
     # action with effects outside the database (mail, HTTP) must skip them.
     dry_run: bool = False
+    # The account the task was created for (None from the command line without --created-by).
+    created_by_id: str | None = None
 
 
 @dataclass(slots=True)

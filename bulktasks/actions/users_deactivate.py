@@ -16,6 +16,8 @@ from users.models import Membership, User
 # an offboarding file must not become a way to probe other organizations.
 NOT_A_MEMBER = "email: not a member of this organization"
 ALREADY_INACTIVE = "membership is already deactivated"
+# An offboarding file naming its own uploader would lock them out mid-task.
+OWN_MEMBERSHIP = "email: this is the uploader's own membership; another member must end it"
 
 # SQLite takes each e-mail as its own parameter; PostgreSQL takes a chunk at once.
 _SQLITE_LOOKUP_BATCH = 500
@@ -31,6 +33,8 @@ class UsersDeactivate(Action):
       refused in this organization on their next request, since every request
       checks an active membership;
     - a member already deactivated: skipped;
+    - the uploader's own membership: an error, so a file cannot lock out the
+      person running it;
     - an e-mail that is not a member here: an error, with one reason whatever
       the address is elsewhere;
     - a second line for the same e-mail: an error (found by the scan, through ``key``).
@@ -78,6 +82,8 @@ class UsersDeactivate(Action):
             membership = memberships.get(email)
             if membership is None:
                 result.errored.append((line, NOT_A_MEMBER))
+            elif membership[2] == context.created_by_id:
+                result.errored.append((line, OWN_MEMBERSHIP))
             elif membership[1]:
                 ending.append(membership[0])
                 result.updates += 1
@@ -91,21 +97,23 @@ class UsersDeactivate(Action):
         return result
 
 
-def _memberships_locked(*, emails: list[str], organization_id: str) -> dict[str, tuple[str, bool]]:
-    """Each e-mail's membership here as ``(id, still a member)``, locked until the chunk commits.
+def _memberships_locked(
+    *, emails: list[str], organization_id: str
+) -> dict[str, tuple[str, bool, str]]:
+    """Each e-mail's membership here as ``(id, still a member, account id)``, locked until commit.
 
     The lock makes the decision and the update one step: a second task
     deactivating the same person waits, then finds the membership ended and
     skips the line, so each line's outcome is exact even when tasks overlap.
     """
     batch = len(emails) if connection.vendor == "postgresql" else _SQLITE_LOOKUP_BATCH
-    found: dict[str, tuple[str, bool]] = {}
+    found: dict[str, tuple[str, bool, str]] = {}
     for start in range(0, len(emails), max(batch, 1)):
         memberships = (
             Membership.objects.select_for_update(of=("self",), no_key=True)
             .filter(organization_id=organization_id, user__email__in=emails[start : start + batch])
-            .values_list("pk", "user__email", "is_active", "pending_approval")
+            .values_list("pk", "user__email", "is_active", "pending_approval", "user_id")
         )
-        for pk, email, is_active, pending in memberships:
-            found[email] = (pk, is_active or pending)
+        for pk, email, is_active, pending, user_id in memberships:
+            found[email] = (pk, is_active or pending, user_id)
     return found

@@ -223,6 +223,7 @@ def _apply(
         organization_id=bulk_task.organization_id,
         override=bulk_task.override,
         dry_run=bulk_task.dry_run,
+        created_by_id=bulk_task.created_by_id,
     )
     result = _apply_action(action, context, rows) if rows else None
     skipped = result.skipped if result else []

@@ -35,12 +35,11 @@ def deactivated(
     """Run a users.deactivate task of the upload to its end, in this process."""
     task, _ = bulk_task_create(
         organization=organization,
-        created_by=None,
         action="users.deactivate",
         file=upload,
         original_name=upload.name,
         enqueue=False,
-        **fields,  # type: ignore[arg-type]
+        **{"created_by": None, **fields},  # type: ignore[arg-type]
     )
     finished = bulk_task_process(bulk_task_id=task.pk)
     assert finished is not None
@@ -148,6 +147,23 @@ def test_a_deactivated_members_token_is_refused_on_their_next_request_here_only(
     assert refused.status_code == 404
     assert refused.json()["error"]["code"] == 3001
     assert api_client.get("/v1/organizations/globex/bulk-tasks").status_code == 200
+
+
+def test_the_uploaders_own_membership_is_an_error_and_stays(acme: Organization) -> None:
+    uploader = member(acme, "ops@example.com")
+    colleague = member(acme, "ann@example.com")
+
+    task = deactivated(
+        acme, emails_file("ops@example.com", "ann@example.com"), created_by=uploader.user
+    )
+
+    assert report(task) == (
+        (2, 0, 1, 0, 1),
+        [(ERRORED, 2, users_deactivate.OWN_MEMBERSHIP)],
+    )
+    uploader.refresh_from_db()
+    colleague.refresh_from_db()
+    assert (uploader.is_active, colleague.is_active) == (True, False)
 
 
 def test_chunks_on_their_own_add_up_to_the_whole_file(acme: Organization, settings) -> None:
@@ -319,7 +335,7 @@ def test_two_tasks_offboarding_the_same_person_at_once_report_one_update_and_one
         finally:
             connections.close_all()
 
-    def lookup(**kwargs: object) -> dict[str, tuple[str, bool]]:
+    def lookup(**kwargs: object) -> dict[str, tuple[str, bool, str]]:
         found = original(**kwargs)  # type: ignore[arg-type]
         if threading.get_ident() == owner and not others:
             # The second task runs while the first holds the row between its
