@@ -1,43 +1,54 @@
 """Spreadsheets (.xlsx): the first sheet's rows, as the text a person sees in its cells.
 
 openpyxl reads the sheet in its streaming read-only mode, with the values the
-workbook cached for its formulas (``data_only``): nothing is ever evaluated, and
-memory holds one row at a time besides the workbook's shared strings table.
-Before openpyxl opens anything, the archive's directory is checked against the
-unpacking limits (``bulktasks.containers``), and as the sheet's XML is read, no
-single row's XML may pass ``MAX_ROW_XML_SIZE``.
+workbook cached for its formulas (``data_only``): nothing is ever evaluated.
+Memory holds one row at a time, whatever the number of rows: each row's element
+is taken out of the sheet's tree once read (openpyxl only empties it), and the
+shared strings table stays in temporary files (``readers.shared_strings``)
+instead of openpyxl's list. Before openpyxl opens anything, the archive's
+directory is checked against the unpacking limits (``bulktasks.containers``);
+as the sheet's XML is read, no single row's XML may pass ``MAX_ROW_XML_SIZE``,
+nor any shared string's XML ``MAX_STRING_XML_SIZE``.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import IO, Any
 
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.worksheet import _reader as openpyxl_sheet_reader
+from openpyxl.xml.constants import SHARED_STRINGS
 
 from bulktasks.containers import ContainerProblem, ZipLimits, office_package, zip_open
 from bulktasks.readers.records import FileFormatError
+from bulktasks.readers.shared_strings import SharedStrings
+from bulktasks.readers.xml_guard import ElementGuard, end_tag, start_tag
 
-__all__ = ["MAX_ROW_XML_SIZE", "MAX_SHEET_ROWS", "cell_text", "column_letter", "iter_sheet_rows"]
+__all__ = [
+    "MAX_ROW_XML_SIZE",
+    "MAX_SHEET_ROWS",
+    "MAX_STRING_XML_SIZE",
+    "cell_text",
+    "column_letter",
+    "iter_sheet_rows",
+]
 
 # The most rows a sheet can have (Excel's limit); a row number past it is a crafted file.
 MAX_SHEET_ROWS = 1_048_576
 # A full row of 16,384 cells takes well under 1 MiB of XML; openpyxl builds each
 # row's XML as a tree before handing it on, so a row is refused past this.
 MAX_ROW_XML_SIZE = 4 * 1024 * 1024
+# A cell holds at most 32,767 characters in Excel; a shared string is read
+# whole into memory, so one far past that is refused like a row.
+MAX_STRING_XML_SIZE = 4 * 1024 * 1024
 
-# Where a row element starts in a sheet's XML, with or without a namespace prefix.
-_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_ROW_START = start_tag("row")
 # Where the rows end: what follows (merged cells, hyperlinks) is not a row.
-_ROWS_END = re.compile(
-    rb"</(?:[A-Za-z_][\w.-]*:)?sheetData\s*>|<(?:[A-Za-z_][\w.-]*:)?sheetData\s*/>"
-)
-# Bytes kept from the end of one read to find a row tag split across two reads.
-_TAIL = 64
+_ROWS_END = end_tag("sheetData")
 
 # openpyxl warns about what it drops (data validation, unknown extensions,
 # a date out of range, which it then reads as "#VALUE!"); none of it changes
@@ -57,11 +68,18 @@ def iter_sheet_rows(
     _check_archive(stream, limits or ZipLimits.from_settings())
     stream.seek(0)
     try:
-        workbook = load_workbook(stream, read_only=True, data_only=True)
-    except FileFormatError:
-        raise
+        reader = _WorkbookReader(stream, read_only=True, data_only=True)
     except Exception as exc:
         raise FileFormatError(f"the workbook could not be read ({_described(exc)})") from None
+    try:
+        reader.read()
+    except Exception as exc:
+        reader.strings.close()
+        reader.archive.close()
+        if isinstance(exc, FileFormatError):
+            raise
+        raise FileFormatError(f"the workbook could not be read ({_described(exc)})") from None
+    workbook = reader.wb
     try:
         sheets = workbook.worksheets
         if not sheets:
@@ -95,6 +113,28 @@ def iter_sheet_rows(
                 yield number, texts
     finally:
         workbook.close()
+        reader.strings.close()
+
+
+class _WorkbookReader(ExcelReader):  # type: ignore[misc]
+    """openpyxl's workbook reader (what ``load_workbook`` runs), with the shared strings on disk.
+
+    ``read_strings`` is the step of ``ExcelReader.read`` that loads the table
+    into ``shared_strings``, which each read-only sheet is given; this one
+    gives them a SharedStrings instead. tests/bulktasks/test_xlsx_memory.py
+    checks the sheet really reads through it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.strings = SharedStrings()
+
+    def read_strings(self) -> None:
+        part = self.package.find(SHARED_STRINGS)
+        if part is not None:
+            with self.archive.open(part.PartName[1:]) as source:
+                self.strings = SharedStrings.read(source, max_string_xml_size=MAX_STRING_XML_SIZE)
+        self.shared_strings = self.strings
 
 
 def _check_archive(stream: IO[bytes], limits: ZipLimits) -> None:
@@ -172,50 +212,21 @@ def _described(exc: Exception) -> str:
     return text[:200]
 
 
-class _RowGuard:
+class _RowGuard(ElementGuard):
     """A sheet's XML as openpyxl reads it, refused once one row's XML passes MAX_ROW_XML_SIZE.
 
     openpyxl parses a row into a tree before handing it on, so one enormous row
-    (a million cells, a giant inline string) would be held whole; counting the
-    bytes since the last row tag stops that without a second pass over the file.
+    (a million cells, a giant inline string) would be held whole.
     """
 
     def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self._since_row = 0
-        self._tail = b""
-        self._rows_ended = False
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        if self._rows_ended:
-            return data
-        window = self._tail + data
-        if _ROWS_END.search(window):
-            self._rows_ended = True
-            return data
-        last = None
-        for match in _ROW_START.finditer(window):
-            last = match.start()
-        if last is None:
-            self._since_row += len(data)
-        else:
-            self._since_row = len(window) - last
-        if self._since_row > MAX_ROW_XML_SIZE:
-            raise FileFormatError(
-                f"a row of the first sheet takes more than {MAX_ROW_XML_SIZE} bytes of XML"
-            )
-        self._tail = window[-_TAIL:]
-        return data
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> _RowGuard:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(
+            raw,
+            start=_ROW_START,
+            end=_ROWS_END,
+            limit=MAX_ROW_XML_SIZE,
+            refusal=f"a row of the first sheet takes more than {MAX_ROW_XML_SIZE} bytes of XML",
+        )
 
 
 def _guard_rows(sheet: Any) -> None:
@@ -228,3 +239,48 @@ def _guard_rows(sheet: Any) -> None:
     """
     source = sheet._get_source
     sheet._get_source = lambda: _RowGuard(source())
+
+
+_ROW_TAG = openpyxl_sheet_reader.ROW_TAG
+_openpyxl_iterparse = openpyxl_sheet_reader.iterparse
+
+
+def _iterparse(source: Any, *args: Any, **kwargs: Any) -> Any:
+    """openpyxl's sheet parser's iterparse: for a guarded sheet, its events with rows dropped."""
+    if isinstance(source, _RowGuard) and not args and not kwargs:
+        return _rows_dropped(_openpyxl_iterparse(source, events=("start", "end")))
+    return _openpyxl_iterparse(source, *args, **kwargs)
+
+
+def _rows_dropped(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The 'end' events openpyxl asks for, each row taken out of its parent once openpyxl is done with it.
+
+    openpyxl empties a row's element after reading it but leaves it in
+    <sheetData>, so a sheet's emptied rows pile up until its last one (about
+    0.3 KB each). The stack of open elements gives each row's parent; the row
+    is removed when openpyxl asks for the next event, after it has emptied it.
+    """
+    parents: list[Any] = []
+    for event, element in events:
+        if event == "start":
+            parents.append(element)
+            continue
+        parents.pop()
+        yield event, element
+        if element.tag == _ROW_TAG and parents:
+            parents[-1].remove(element)
+
+
+def _install_row_dropping() -> None:
+    """Have openpyxl's WorkSheetParser read guarded sheets through ``_iterparse``.
+
+    ``WorkSheetParser.parse`` calls its module's ``iterparse`` by name, which
+    is the one place its rows can be taken out of the tree: the hook is set
+    there, once, and changes nothing for any other source. An openpyxl upgrade
+    that moved it would fail tests/bulktasks/test_xlsx_memory.py, not silently.
+    """
+    if openpyxl_sheet_reader.iterparse is not _iterparse:
+        openpyxl_sheet_reader.iterparse = _iterparse
+
+
+_install_row_dropping()

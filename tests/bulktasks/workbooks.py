@@ -142,3 +142,55 @@ def compound_file(names: Sequence[str]) -> bytes:
         directory[entry : entry + len(encoded)] = encoded
         struct.pack_into("<HB", directory, entry + 64, len(encoded), kind)
     return bytes(header) + fat + bytes(directory)
+
+
+def shared_strings_xlsx(strings_xml: Sequence[str], rows: Sequence[Sequence[int]]) -> bytes:
+    """A workbook as Excel saves one: each ``<si>`` of ``strings_xml`` in xl/sharedStrings.xml.
+
+    ``rows`` are the sheet's rows from row 1, each cell the index of a shared string.
+    """
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    sheet_rows = "".join(
+        f'<row r="{r}">'
+        + "".join(
+            f'<c r="{chr(ord("A") + c)}{r}" t="s"><v>{index}</v></c>' for c, index in enumerate(row)
+        )
+        + "</row>"
+        for r, row in enumerate(rows, start=1)
+    )
+    return zip_bytes(
+        {
+            "[Content_Types].xml": (
+                b'<?xml version="1.0" encoding="UTF-8"?>'
+                b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                b'<Default Extension="xml" ContentType="application/xml"/>'
+                b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                b"</Types>"
+            ),
+            "_rels/.rels": (
+                f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+                f'Type="{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ).encode(),
+            "xl/workbook.xml": (
+                f'<workbook xmlns="{main}" xmlns:r="{rels}"><sheets>'
+                '<sheet name="People" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            ).encode(),
+            "xl/_rels/workbook.xml.rels": (
+                f'<Relationships xmlns="{package}">'
+                f'<Relationship Id="rId1" Type="{rels}/worksheet" Target="worksheets/sheet1.xml"/>'
+                f'<Relationship Id="rId2" Type="{rels}/sharedStrings" Target="sharedStrings.xml"/>'
+                "</Relationships>"
+            ).encode(),
+            "xl/sharedStrings.xml": (
+                f'<sst xmlns="{main}" count="{len(strings_xml)}">' + "".join(strings_xml) + "</sst>"
+            ).encode(),
+            "xl/worksheets/sheet1.xml": (
+                f'<worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>'
+            ).encode(),
+        }
+    )
