@@ -42,7 +42,8 @@ def sheet_rows_copy(*, bulk_task: BulkTask, owner: str, keep_lease: Callable[[],
     max_length = storage_key_max_length(provider)
     with tempfile.TemporaryFile(suffix=".jsonl") as copy:
         with storage.open(bulk_task.file_key, "rb") as workbook:
-            rows = iter_sheet_rows(workbook)
+            # The lease is kept while a big shared strings table loads, too.
+            rows = iter_sheet_rows(workbook, progress=keep_lease)
             rows_copy_write(
                 _renewing(rows, keep_lease), copy, max_line_length=DEFAULT_MAX_LINE_LENGTH
             )

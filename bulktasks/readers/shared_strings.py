@@ -16,7 +16,7 @@ import struct
 import tempfile
 from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, overload
 from xml.etree.ElementTree import Element
 
@@ -54,17 +54,32 @@ class SharedStrings(Sequence[str]):
         self.closed = False
 
     @classmethod
-    def read(cls, source: IO[bytes], *, max_string_xml_size: int) -> SharedStrings:
-        """The table of this sharedStrings.xml; FileFormatError if one string's XML passes the limit."""
+    def read(
+        cls,
+        source: IO[bytes],
+        *,
+        max_string_xml_size: int,
+        progress: Callable[[], None] | None = None,
+    ) -> SharedStrings:
+        """The table of this sharedStrings.xml; FileFormatError if one string's XML passes the limit.
+
+        ``progress`` is called after each string: a table of millions of strings
+        takes minutes, and the scan keeps its lease (and sees a cancel) meanwhile.
+        """
         table = cls()
         try:
-            table._load(source, max_string_xml_size)
+            table._load(source, max_string_xml_size, progress)
         except BaseException:
             table.close()
             raise
         return table
 
-    def _load(self, source: IO[bytes], max_string_xml_size: int) -> None:
+    def _load(
+        self,
+        source: IO[bytes],
+        max_string_xml_size: int,
+        progress: Callable[[], None] | None = None,
+    ) -> None:
         # Both outlive this call: close() (or read(), if loading fails) closes them.
         data = self._data = tempfile.TemporaryFile(prefix="bulk-strings-")  # noqa: SIM115
         ends_file = self._ends = tempfile.TemporaryFile(prefix="bulk-strings-")  # noqa: SIM115
@@ -102,6 +117,8 @@ class SharedStrings(Sequence[str]):
             element.clear()
             if parents:
                 parents[-1].remove(element)
+            if progress is not None:
+                progress()
         ends.tofile(ends_file)
         self._count += len(ends)
         data.flush()

@@ -14,7 +14,7 @@ nor any shared string's XML ``MAX_STRING_XML_SIZE``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import IO, Any
@@ -57,18 +57,22 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)"
 
 
 def iter_sheet_rows(
-    stream: IO[bytes], *, limits: ZipLimits | None = None
+    stream: IO[bytes],
+    *,
+    limits: ZipLimits | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """The first sheet's non-blank rows, the header row first: (sheet row number, cell texts).
 
     Each cell is the text ``cell_text`` gives, surrounding spaces kept (readers
     trim them, as for CSV); trailing empty cells are left out. Raises
     FileFormatError when the workbook cannot be read, or is refused.
+    ``progress`` is called while the shared strings load, before the first row.
     """
     _check_archive(stream, limits or ZipLimits.from_settings())
     stream.seek(0)
     try:
-        reader = _WorkbookReader(stream, read_only=True, data_only=True)
+        reader = _WorkbookReader(stream, read_only=True, data_only=True, progress=progress)
     except Exception as exc:
         raise FileFormatError(f"the workbook could not be read ({_described(exc)})") from None
     try:
@@ -125,15 +129,20 @@ class _WorkbookReader(ExcelReader):  # type: ignore[misc]
     checks the sheet really reads through it.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, progress: Callable[[], None] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.strings = SharedStrings()
+        self.progress = progress
 
     def read_strings(self) -> None:
         part = self.package.find(SHARED_STRINGS)
         if part is not None:
             with self.archive.open(part.PartName[1:]) as source:
-                self.strings = SharedStrings.read(source, max_string_xml_size=MAX_STRING_XML_SIZE)
+                self.strings = SharedStrings.read(
+                    source, max_string_xml_size=MAX_STRING_XML_SIZE, progress=self.progress
+                )
         self.shared_strings = self.strings
 
 

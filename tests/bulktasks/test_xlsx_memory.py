@@ -289,3 +289,40 @@ def test_the_hook_changes_nothing_for_other_readers_of_openpyxl():
         "worksheet",
     ]
     assert len(events[1][1]) == 1
+
+
+def test_the_scan_keeps_its_lease_while_the_shared_strings_load(acme, monkeypatch):
+    """A table of millions of strings loads for minutes before the first row: the lease holds."""
+    from bulktasks.processing import bulk_task_process, sheets
+    from tests.bulktasks.files import raw_file
+    from tests.bulktasks.pipeline import pending
+    from tests.bulktasks.workbooks import shared_strings_xlsx
+
+    strings = ["<si><t>email</t></si>", "<si><t>firstName</t></si>"]
+    strings += [f"<si><t>{t}</t></si>" for n in range(50) for t in (f"p{n}@example.com", f"N{n}")]
+    sheet_rows = [[0, 1]] + [[2 + 2 * n, 3 + 2 * n] for n in range(50)]
+    task = pending(acme, upload=raw_file(shared_strings_xlsx(strings, sheet_rows), "p.xlsx"))
+    looks: list[str] = []
+    real = sheets.iter_sheet_rows
+
+    def watched(stream, **kwargs):
+        progress = kwargs["progress"]
+
+        def noted():
+            looks.append("strings" if not rows_seen else "rows")
+            progress()
+
+        rows_seen: list[object] = []
+        for row in real(stream, **{**kwargs, "progress": noted}):
+            rows_seen.append(row)
+            yield row
+
+    monkeypatch.setattr(sheets, "iter_sheet_rows", watched)
+
+    finished = bulk_task_process(bulk_task_id=task.pk)
+
+    assert finished is not None
+    assert finished.status == "completed", finished.error
+    # One look for each of the table's 102 strings, all before the first row.
+    assert looks.count("strings") == 102
+    assert finished.num_inserts == 50
