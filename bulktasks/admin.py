@@ -16,6 +16,7 @@ from django.http import (
     HttpResponse,
     HttpResponseGone,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
@@ -26,13 +27,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 
 from bulktasks.actions import action_names
-from bulktasks.downloads import bulk_task_file_download
+from bulktasks.downloads import bulk_task_file_download, bulk_task_file_download_record
+from bulktasks.errorfile.stream import bulk_task_errors_csv
 from bulktasks.forms import BulkTaskUploadForm
 from bulktasks.models import BulkTask, BulkTaskFileDownload, StorageProvider
 from bulktasks.selectors import bulk_task_report_lines_head
 from bulktasks.services import bulk_task_cancel, bulk_task_create, bulk_task_retry
 from bulktasks.uploads import upload_handlers_install
-from core.exceptions import BulkTaskFinished, ServiceError
+from core.exceptions import BulkTaskFinished, FileExpired, ServiceError
 from core.throttling import client_address
 
 # The task page shows this many lines of each kind; the API's lines endpoint has all.
@@ -152,7 +154,10 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                 )
             },
         ),
-        (None, {"fields": ("created_by", "created_at", "updated_at", "download")}),
+        (
+            None,
+            {"fields": ("created_by", "created_at", "updated_at", "download", "errors_csv")},
+        ),
     )
 
     @admin.display(description="Progress")
@@ -181,6 +186,18 @@ class BulkTaskAdmin(ReadOnlyAdmin):
             return "-"
         url = reverse("admin:bulktasks_bulktask_download", args=[bulk_task.pk])
         return format_html('<a href="{}">Download {}</a>', url, bulk_task.file_original_name)
+
+    @admin.display(description="Errored lines")
+    def errors_csv(self, bulk_task: BulkTask) -> str:
+        """A link to the errored lines as a CSV file to fix and upload again (the API's errors.csv)."""
+        if bulk_task.file_expired_at is not None:
+            return f"Expired on {_date(bulk_task)}: the file is no longer stored."
+        if not bulk_task.file_key or not bulk_task.num_errors:
+            return "-"
+        url = reverse("admin:bulktasks_bulktask_errors_csv", args=[bulk_task.pk])
+        return format_html(
+            '<a href="{}">Download the {} errored lines (errors.csv)</a>', url, bulk_task.num_errors
+        )
 
     @admin.action(
         description="Cancel the selected pending or running tasks", permissions=["cancel"]
@@ -235,6 +252,11 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                 "<str:object_id>/download/",
                 self.admin_site.admin_view(self.download_view),
                 name="bulktasks_bulktask_download",
+            ),
+            path(
+                "<str:object_id>/errors.csv",
+                self.admin_site.admin_view(self.errors_csv_view),
+                name="bulktasks_bulktask_errors_csv",
             ),
             path(
                 "<str:object_id>/cancel/",
@@ -328,6 +350,34 @@ class BulkTaskAdmin(ReadOnlyAdmin):
             content_type=bulk_task.file_mimetype or "application/octet-stream",
         )
 
+    def errors_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """Stream the task's errored lines with their original cells, as the API does; audited.
+
+        The rows are the uploaded file's personal data: the same permission as
+        downloading the file, and a line in the same download log.
+        """
+        if not self.has_download_permission(request):
+            raise PermissionDenied
+        bulk_task = self.get_object(request, object_id)
+        if bulk_task is None:
+            raise Http404("No such task.")
+        try:
+            errors_file = bulk_task_errors_csv(bulk_task=bulk_task)
+        except FileExpired:
+            return HttpResponseGone(
+                "The original file has expired and is no longer stored.",
+                content_type="text/plain; charset=utf-8",
+            )
+        bulk_task_file_download_record(
+            bulk_task=bulk_task,
+            downloaded_by=request.user,  # type: ignore[arg-type]
+            ip_address=client_address(request),
+            file_name=errors_file.filename,
+        )
+        response = StreamingHttpResponse(errors_file, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{errors_file.filename}"'
+        return response
+
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The task page's "Cancel": a confirmation page, then the cancel on POST."""
         if not self.has_cancel_permission(request):
@@ -358,12 +408,12 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         return request.user.has_perm("bulktasks.download_bulktask_file")
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        """The task's fields; the download link only for staff who may download."""
+        """The task's fields; the download links only for staff who may download."""
         fieldsets = super().get_fieldsets(request, obj)
         if self.has_download_permission(request):
             return fieldsets
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f != "download"]})
+            (name, {**options, "fields": [f for f in options["fields"] if f not in _DOWNLOADS]})
             for name, options in fieldsets
         ]
 
@@ -386,7 +436,11 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in BulkTask._meta.fields] + ["download", "columns"]
+        return [field.name for field in BulkTask._meta.fields] + [
+            "download",
+            "errors_csv",
+            "columns",
+        ]
 
     def render_change_form(
         self,
@@ -472,3 +526,7 @@ def _date(bulk_task: BulkTask) -> str:
 def _is_superuser(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_superuser)
+
+
+# The fields that link to a task's personal data: shown only with the download permission.
+_DOWNLOADS = ("download", "errors_csv")

@@ -33,13 +33,13 @@ def bulk_task_file_download(
 
 @transaction.atomic
 def bulk_task_file_download_record(
-    *, bulk_task: BulkTask, downloaded_by: User, ip_address: str
+    *, bulk_task: BulkTask, downloaded_by: User, ip_address: str, file_name: str | None = None
 ) -> BulkTaskFileDownload:
-    """Write who downloaded which task's file, when, and from which address."""
+    """Write who downloaded which task's file (or its ``file_name``, e.g. its errors.csv), when, and from where."""
     return BulkTaskFileDownload.objects.create(
         bulk_task=bulk_task,
         task_reference=bulk_task.pk,
-        file_original_name=bulk_task.file_original_name,
+        file_original_name=(file_name or bulk_task.file_original_name)[:256],
         downloaded_by=downloaded_by,
         downloaded_by_email=downloaded_by.email,
         ip_address=_ip_address_or_none(ip_address),

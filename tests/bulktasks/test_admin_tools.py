@@ -444,3 +444,57 @@ def test_staff_without_the_add_permission_cannot_upload(client: Client, acme: Or
     assert changelist.status_code == 200
     assert "Upload a file" not in changelist.content.decode()
     assert 'value="retry_failed"' not in changelist.content.decode()
+
+
+def errors_csv_url(task: BulkTask) -> str:
+    return reverse("admin:bulktasks_bulktask_errors_csv", args=[task.pk])
+
+
+def test_staff_who_may_download_get_the_errored_lines_as_errors_csv_audited(
+    client: Client, acme: Organization
+) -> None:
+    task = processed_task(acme, csv_file(["not-an-email,Bad,Row", *people_rows(1)]))
+    staff = staff_with("view_bulktask", "download_bulktask_file")
+    client.force_login(staff)
+
+    page = client.get(change_url(task)).content.decode()
+    response = client.get(errors_csv_url(task))
+
+    assert f'href="{errors_csv_url(task)}"' in page
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="people-errors.csv"'
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert rows == [
+        '"email","firstName","lastName","errorLine","errorReason"',
+        '"not-an-email","Bad","Row","2","email: \'not-an-email\' is not a valid e-mail address"',
+    ]
+    [logged] = BulkTaskFileDownload.objects.all()
+    assert (logged.task_reference, logged.file_original_name) == (task.pk, "people-errors.csv")
+
+
+def test_errors_csv_in_the_admin_needs_the_download_permission(
+    client: Client, acme: Organization
+) -> None:
+    task = processed_task(acme, csv_file(["not-an-email,Bad,Row"]))
+    client.force_login(staff_with("view_bulktask"))
+
+    page = client.get(change_url(task)).content.decode()
+    response = client.get(errors_csv_url(task))
+
+    assert errors_csv_url(task) not in page
+    assert response.status_code == 403
+    assert not BulkTaskFileDownload.objects.exists()
+
+
+def test_errors_csv_of_an_expired_file_is_410_in_the_admin(
+    client: Client, acme: Organization
+) -> None:
+    task = processed_task(acme, csv_file(["not-an-email,Bad,Row"]))
+    BulkTask.objects.filter(pk=task.pk).update(file_expired_at=timezone.now())
+    client.force_login(staff_with("view_bulktask", "download_bulktask_file"))
+
+    response = client.get(errors_csv_url(task))
+
+    assert response.status_code == 410
+    assert not BulkTaskFileDownload.objects.exists()
