@@ -1,4 +1,4 @@
-"""Staff downloads of original files: each one is written to an audit log before it is served."""
+"""Staff downloads of original files and export results: each one is written to an audit log before it is served."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import IO
 from django.db import transaction
 
 from bulktasks.models import BulkTask, BulkTaskFileDownload
+from bulktasks.results import ResultFile, bulk_task_result_open
 from bulktasks.services import open_stored_file
 from users.models import User
 
@@ -31,15 +32,39 @@ def bulk_task_file_download(
     return stored
 
 
+def bulk_task_result_download(
+    *, bulk_task: BulkTask, downloaded_by: User, ip_address: str
+) -> ResultFile:
+    """Open an export's result for a staff member and record the download, as an original file's.
+
+    The log names the result's file name, so it tells an export from an upload.
+    Raises the API's error (ServiceError) when the task has no result to give.
+    """
+    result = bulk_task_result_open(
+        bulk_task=bulk_task, organization_slug=bulk_task.organization.slug
+    )
+    try:
+        bulk_task_file_download_record(
+            bulk_task=bulk_task,
+            downloaded_by=downloaded_by,
+            ip_address=ip_address,
+            file_name=result.name,
+        )
+    except BaseException:
+        result.stream.close()
+        raise
+    return result
+
+
 @transaction.atomic
 def bulk_task_file_download_record(
-    *, bulk_task: BulkTask, downloaded_by: User, ip_address: str
+    *, bulk_task: BulkTask, downloaded_by: User, ip_address: str, file_name: str | None = None
 ) -> BulkTaskFileDownload:
-    """Write who downloaded which task's file, when, and from which address."""
+    """Write who downloaded which task's file (by default its original), when, and from where."""
     return BulkTaskFileDownload.objects.create(
         bulk_task=bulk_task,
         task_reference=bulk_task.pk,
-        file_original_name=bulk_task.file_original_name,
+        file_original_name=bulk_task.file_original_name if file_name is None else file_name,
         downloaded_by=downloaded_by,
         downloaded_by_email=downloaded_by.email,
         ip_address=_ip_address_or_none(ip_address),

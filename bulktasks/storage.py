@@ -151,3 +151,18 @@ def storage_location(*, provider: StorageProvider, key: str) -> str:
     if provider.kind == StorageProvider.Kind.S3:
         return f"s3://{provider.bucket}/{key}"
     return ""
+
+
+def task_folder(*, organization_id: str, bulk_task_id: str) -> str:
+    """The folder every stored file of a task is under."""
+    return f"bulk-tasks/{organization_id}/{bulk_task_id}/"
+
+
+def export_parts_folder(*, organization_id: str, bulk_task_id: str) -> str:
+    """Where an export's chunks write their parts, until the result is joined from them."""
+    return task_folder(organization_id=organization_id, bulk_task_id=bulk_task_id) + "parts/"
+
+
+def export_results_folder(*, organization_id: str, bulk_task_id: str) -> str:
+    """Where an export's result is written."""
+    return task_folder(organization_id=organization_id, bulk_task_id=bulk_task_id) + "result/"
