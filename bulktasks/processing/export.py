@@ -47,13 +47,13 @@ from bulktasks.processing.finish import (
     log_completed,
     log_context,
     raise_if_outage,
+    task_complete,
     task_fail,
     task_release,
 )
 from bulktasks.processing.leases import (
     LeaseLost,
     TaskNotRunning,
-    commit_with_flush_wait,
     commit_without_flush_wait,
     lease_duration,
 )
@@ -333,21 +333,21 @@ def _leftovers_delete(bulk_task: BulkTask) -> None:
 
 @transaction.atomic
 def _complete(bulk_task: BulkTask, owner: str) -> None:
-    """Complete the task, if this worker still holds it; its parts are gone from now on."""
-    now = timezone.now()
-    completed = BulkTask.objects.filter(
-        pk=bulk_task.pk, lease_owner=owner, status=BulkTask.Status.IN_PROGRESS
-    ).update(
-        status=BulkTask.Status.COMPLETED,
-        lease_owner="",
-        lease_expires_at=None,
-        finished_at=now,
-        updated_at=now,
+    """Complete the task, if this worker still holds it; its parts are gone from now on.
+
+    Through ``task_complete``, the one way a task becomes completed, so that its
+    listeners (webhooks) hear of an export as of an import, in this transaction.
+    The task's row is locked first: a cancel waits for the commit, or has
+    committed already and the task is no longer this worker's.
+    """
+    held = (
+        BulkTask.objects.select_for_update()
+        .filter(pk=bulk_task.pk, lease_owner=owner, status=BulkTask.Status.IN_PROGRESS)
+        .exists()
     )
-    if not completed:
+    if not held or not task_complete(bulk_task=bulk_task):
         raise LeaseLost(bulk_task.pk)
     BulkTaskChunk.objects.filter(task_id=bulk_task.pk).update(part_key="")
-    commit_with_flush_wait()
 
 
 def _lease_renew(bulk_task: BulkTask, owner: str, *, scanning: bool = False) -> None:
