@@ -62,11 +62,12 @@ const created = ok(
       header: { "Idempotency-Key": `usage-${Date.now()}` },
     },
     headers,
-    body: { action: "users.import", file: PEOPLE_CSV, override: false },
+    body: { action: "users.import", file: PEOPLE_CSV, override: false, dryRun: false },
     bodySerializer(body) {
       const form = new FormData();
       form.append("action", body.action);
       form.append("override", String(body.override));
+      form.append("dryRun", String(body.dryRun));
       // The form's file is optional in the type: an export (users.export) sends none.
       form.append("file", new Blob([body.file ?? ""], { type: "text/csv" }), "people.csv");
       return form;
