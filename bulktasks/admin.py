@@ -27,7 +27,11 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 
 from bulktasks.actions import action_names
-from bulktasks.downloads import bulk_task_file_download, bulk_task_file_download_record
+from bulktasks.downloads import (
+    bulk_task_file_download,
+    bulk_task_file_download_record,
+    bulk_task_result_download,
+)
 from bulktasks.errorfile.stream import bulk_task_errors_csv
 from bulktasks.forms import BulkTaskUploadForm
 from bulktasks.models import BulkTask, BulkTaskFileDownload, StorageProvider
@@ -155,9 +159,10 @@ class BulkTaskAdmin(ReadOnlyAdmin):
             },
         ),
         (
-            None,
-            {"fields": ("created_by", "created_at", "updated_at", "download", "errors_csv")},
+            "Result",
+            {"fields": ("result_format", "result_size", "result_key", "result_download")},
         ),
+        (None, {"fields": ("created_by", "created_at", "updated_at", "download", "errors_csv")}),
     )
 
     @admin.display(description="Progress")
@@ -165,6 +170,9 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         """Lines done out of lines known (known once the file has been read through)."""
         if bulk_task.scanned_at is None:
             return "-"
+        if bulk_task.is_export:
+            # An export's rows are counted as its chunks write them.
+            return f"{bulk_task.num_items} rows written"
         return f"{bulk_task.num_done} / {bulk_task.num_items}"
 
     @admin.display(description="Column mapping")
@@ -218,6 +226,20 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                 request, f"{left} task(s) had already finished; left alone.", messages.WARNING
             )
 
+    @admin.display(description="Result file")
+    def result_download(self, bulk_task: BulkTask) -> str:
+        """A link to an export's result once it is completed; why not, otherwise."""
+        if not bulk_task.is_export:
+            return "-"
+        if bulk_task.file_expired_at is not None:
+            return f"Expired on {_date(bulk_task)}: the result is no longer stored."
+        if bulk_task.status != BulkTask.Status.COMPLETED or not bulk_task.result_key:
+            return "Not ready: the export is not completed"
+        url = reverse("admin:bulktasks_bulktask_result", args=[bulk_task.pk])
+        return format_html(
+            '<a href="{}">Download the result ({})</a>', url, bulk_task.result_format
+        )
+
     @admin.action(description="Retry the selected failed tasks", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
         retried = 0
@@ -262,6 +284,11 @@ class BulkTaskAdmin(ReadOnlyAdmin):
                 "<str:object_id>/cancel/",
                 self.admin_site.admin_view(self.cancel_view),
                 name="bulktasks_bulktask_cancel",
+            ),
+            path(
+                "<str:object_id>/result/",
+                self.admin_site.admin_view(self.result_view),
+                name="bulktasks_bulktask_result",
             ),
         ]
         return custom + super().get_urls()
@@ -403,6 +430,30 @@ class BulkTaskAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/bulktasks/bulktask/cancel.html", context)
 
+    def result_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """Stream an export's result to staff allowed to download files; audited like an original."""
+        if not self.has_download_permission(request):
+            raise PermissionDenied
+        bulk_task = self.get_object(request, object_id)
+        if bulk_task is None:
+            raise Http404("No such task.")
+        if bulk_task.file_expired_at is not None:
+            return HttpResponseGone(
+                f"The result expired on {_date(bulk_task)} and is no longer stored.",
+                content_type="text/plain; charset=utf-8",
+            )
+        try:
+            result = bulk_task_result_download(
+                bulk_task=bulk_task,
+                downloaded_by=request.user,  # type: ignore[arg-type]
+                ip_address=client_address(request),
+            )
+        except ServiceError as exc:
+            raise Http404(exc.message) from exc
+        return FileResponse(
+            result.stream, as_attachment=True, filename=result.name, content_type=result.mimetype
+        )
+
     def has_download_permission(self, request: HttpRequest) -> bool:
         """The original file is personal data: downloading it takes a permission of its own."""
         return request.user.has_perm("bulktasks.download_bulktask_file")
@@ -440,6 +491,7 @@ class BulkTaskAdmin(ReadOnlyAdmin):
             "download",
             "errors_csv",
             "columns",
+            "result_download",
         ]
 
     def render_change_form(
@@ -529,4 +581,4 @@ def _is_superuser(request: HttpRequest) -> bool:
 
 
 # The fields that link to a task's personal data: shown only with the download permission.
-_DOWNLOADS = ("download", "errors_csv")
+_DOWNLOADS = ("download", "errors_csv", "result_download")

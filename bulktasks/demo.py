@@ -85,6 +85,7 @@ def demo_seed() -> DemoData:
         catalog.BULK_TASK_CREATE,
         catalog.BULK_TASK_CANCEL,
         catalog.WEBHOOKS_MANAGE,
+        catalog.BULK_TASK_EXPORT,
     ]
     operator = _role_get_or_create(acme, "Bulk operator", every_bulk_permission)
     viewer = _role_get_or_create(acme, "Viewer", [])

@@ -1,4 +1,4 @@
-"""Staff downloads of original files: each one is written to an audit log before it is served."""
+"""Staff downloads of original files and export results: each one is written to an audit log before it is served."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import IO
 from django.db import transaction
 
 from bulktasks.models import BulkTask, BulkTaskFileDownload
+from bulktasks.results import ResultFile, bulk_task_result_open
 from bulktasks.services import open_stored_file
 from users.models import User
 
@@ -29,6 +30,30 @@ def bulk_task_file_download(
         stored.close()
         raise
     return stored
+
+
+def bulk_task_result_download(
+    *, bulk_task: BulkTask, downloaded_by: User, ip_address: str
+) -> ResultFile:
+    """Open an export's result for a staff member and record the download, as an original file's.
+
+    The log names the result's file name, so it tells an export from an upload.
+    Raises the API's error (ServiceError) when the task has no result to give.
+    """
+    result = bulk_task_result_open(
+        bulk_task=bulk_task, organization_slug=bulk_task.organization.slug
+    )
+    try:
+        bulk_task_file_download_record(
+            bulk_task=bulk_task,
+            downloaded_by=downloaded_by,
+            ip_address=ip_address,
+            file_name=result.name,
+        )
+    except BaseException:
+        result.stream.close()
+        raise
+    return result
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from bulktasks.actions import action_names
+from bulktasks.actions import action_get, action_names
 from bulktasks.columns import column_mapping_parse
 from core.exceptions import ServiceError
 from users.models import Organization
@@ -39,7 +39,12 @@ class BulkTaskUploadForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         action = self.fields["action"]
         assert isinstance(action, forms.ChoiceField)
-        action.choices = [(name, name) for name in action_names()]
+        # An upload starts an action that reads a file; an export is started elsewhere.
+        action.choices = [
+            (name, name)
+            for name in action_names()
+            if (handler := action_get(name)) is not None and handler.reads_file
+        ]
 
     def clean_columns(self) -> dict[str, str] | None:
         """The mapping as the API reads it; the columns are checked against the action on upload."""

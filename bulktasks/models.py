@@ -82,6 +82,17 @@ class BulkTask(models.Model):
         StorageProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
 
+    # An export's result (an action that produces a file; empty for one that reads a file).
+    result_format = models.CharField(
+        "result format", max_length=8, blank=True, help_text="csv, jsonl or xlsx, for an export."
+    )
+    result_key = models.CharField(
+        max_length=256, blank=True, help_text="Where the export's result file is stored."
+    )
+    result_size = models.PositiveBigIntegerField(null=True, blank=True)
+    # Retention deletes the result with the task's other files: ``file_expired_at``
+    # then says when, for an export as for an import.
+
     num_items = models.PositiveIntegerField("items", default=0)
     num_inserts = models.PositiveIntegerField("inserted", default=0)
     num_updates = models.PositiveIntegerField("updated", default=0)
@@ -181,6 +192,11 @@ class BulkTask(models.Model):
         return self.num_inserts + self.num_updates + self.num_skips + self.num_errors
 
     @property
+    def is_export(self) -> bool:
+        """A task that reads no file and produces one."""
+        return bool(self.result_format)
+
+    @property
     def is_finished(self) -> bool:
         """Completed or failed: nothing more will happen to it."""
         return self.status in (self.Status.COMPLETED, self.Status.FAILED)
@@ -221,7 +237,16 @@ class BulkTaskChunk(models.Model):
     start_lines = models.PositiveIntegerField(help_text="Physical lines before start_offset.")
     first_line = models.PositiveIntegerField()
     last_line = models.PositiveIntegerField()
-    num_records = models.PositiveIntegerField()
+    num_records = models.PositiveIntegerField(
+        help_text="Records in the chunk; for an export, the rows its part holds once done."
+    )
+    # An export's chunk is a range of record keys, not of bytes: the records with
+    # keys in (key_after, key_upto], written to a part file of its own.
+    key_after = models.CharField(max_length=24, blank=True)
+    key_upto = models.CharField(max_length=24, blank=True)
+    part_key = models.CharField(
+        max_length=256, blank=True, help_text="An export's part file, recorded with done."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -1,8 +1,8 @@
 """Retention: a finished task's stored files are deleted after BULK_TASK_FILE_RETENTION_DAYS.
 
 The task and its report stay; the task records when its files went
-(``file_expired_at``), and from then on its download and its errors.csv answer
-410. Only finished tasks (completed or failed) count, from ``finished_at``: a
+(``file_expired_at``), and from then on its download, its errors.csv and an
+export's result answer 410. Only finished tasks (completed or failed) count, from ``finished_at``: a
 pending or running task, or a failed one sent back to the queue (its
 ``finished_at`` is cleared), never loses a file it still needs.
 """
@@ -74,7 +74,15 @@ def _expire_batch(
     tasks = list(
         candidates.select_for_update(skip_locked=True)
         .order_by("finished_at", "pk")
-        .only("pk", "organization_id", "file_key", "finished_at")[:batch]
+        .only(
+            "pk",
+            "organization_id",
+            "file_key",
+            "rows_key",
+            "result_key",
+            "result_format",
+            "finished_at",
+        )[:batch]
     )
     done: list[str] = []
     unavailable: Exception | None = None

@@ -42,6 +42,7 @@ _tasks = RowReader(
         "file_checksum",
         "storage_provider", "num_items", "num_inserts", "num_updates", "num_skips", "num_errors",
         "error", "created_by", "created_at", "updated_at", "column_mapping", "file_expired_at",
+        "result_format",
     ),
 )  # fmt: skip
 _creators = RowReader(User, "u", only=("email", "first_name", "last_name", "picture"))

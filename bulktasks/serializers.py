@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bulktasks.actions.registry import ACTION_NAME_PATTERN
+from bulktasks.exports import FORMATS
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.selectors import ReportLines
 from core.ids import OBJECT_ID_PATTERN
@@ -45,6 +46,11 @@ class BulkTaskConfigSerializer(OmitEmptyMixin, serializers.Serializer):
             "The upload's column mapping: a header in the file to the action's column it "
             "holds. Left out when the upload had none."
         ),
+    )
+    format = serializers.ChoiceField(
+        source="result_format",
+        choices=list(FORMATS),
+        help_text="An export's result format; left out for an action that reads a file.",
     )
 
 
@@ -178,6 +184,7 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
                     "override": task.override,
                     "dryRun": task.dry_run,
                     "columns": task.column_mapping or None,
+                    "format": task.result_format,
                 }
             ),
             "file": present(
@@ -207,7 +214,13 @@ class BulkTaskSerializer(OmitEmptyMixin, serializers.Serializer):
 class BulkTaskCreateSerializer(serializers.Serializer):
     """The multipart form of ``POST /bulk-tasks``."""
 
-    file = serializers.FileField(allow_empty_file=True, max_length=None)
+    file = serializers.FileField(
+        allow_empty_file=True,
+        max_length=None,
+        required=False,
+        help_text="The file to process: required for an action that reads one "
+        "(`users.import`), refused for an export (`users.export`).",
+    )
     action = serializers.CharField(max_length=1000)
     override = serializers.BooleanField(default=False)
     dryRun = serializers.BooleanField(
@@ -230,6 +243,12 @@ class BulkTaskCreateSerializer(serializers.Serializer):
             "malformed JSON is 400 (1013); for a CSV, so is a header not in its header row "
             "or a column it already has; for other files the task fails, naming the header."
         ),
+    )
+    format = serializers.ChoiceField(
+        choices=list(FORMATS),
+        required=False,
+        help_text="An export's result format (default `csv`); refused for an action that "
+        "reads a file.",
     )
 
 

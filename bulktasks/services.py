@@ -14,13 +14,14 @@ from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from bulktasks import sniffing
-from bulktasks.actions import action_get
+from bulktasks.actions import ExportAction, action_get
 from bulktasks.columns import (
     column_mapping_check_header,
     column_mapping_clean,
     column_mapping_fingerprint,
 )
 from bulktasks.containers import ZipLimits
+from bulktasks.exports import DEFAULT_FORMAT
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
 from bulktasks.processing.dispatch import bulk_task_enqueue, organization_dispatch
 from bulktasks.processing.finish import counts, log_context, task_finished
@@ -53,6 +54,133 @@ from users.models import Organization, User
 logger = logging.getLogger(__name__)
 
 
+def bulk_task_submit(
+    *,
+    organization: Organization,
+    created_by: User | None,
+    action: str,
+    file: Any | None = None,
+    original_name: str = "",
+    override: bool = False,
+    dry_run: bool = False,
+    result_format: str | None = None,
+    idempotency_key: str | None = None,
+    enqueue: bool = True,
+    columns: Mapping[str, str] | None = None,
+) -> tuple[BulkTask, bool]:
+    """Start a task of any action: an upload for one that reads a file, an export for one that makes one.
+
+    A file for an export, a format for an import, or no file for an import is
+    refused (400, naming the field), never silently ignored; so are a dry run
+    and a column mapping for an export.
+    """
+    handler = action_get(action)
+    if handler is None:
+        raise UnknownAction(
+            f"Unknown action {action[:100]!r}; known actions: {', '.join(_known())}"
+        )
+    if handler.reads_file:
+        if result_format is not None:
+            raise ValidationFailed(
+                f"format: {action} reads a file and produces none; leave format out"
+            )
+        if file is None:
+            raise ValidationFailed("file: This field is required.")
+        return bulk_task_create(
+            organization=organization,
+            created_by=created_by,
+            action=action,
+            file=file,
+            original_name=original_name,
+            override=override,
+            dry_run=dry_run,
+            idempotency_key=idempotency_key,
+            enqueue=enqueue,
+            columns=columns,
+        )
+    if file is not None:
+        raise ValidationFailed(f"file: {action} reads no file; send the form without one")
+    if columns is not None:
+        raise ValidationFailed(f"columns: {action} reads no file to map; leave columns out")
+    return bulk_task_export_create(
+        organization=organization,
+        created_by=created_by,
+        action=action,
+        result_format=result_format or DEFAULT_FORMAT,
+        override=override,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        enqueue=enqueue,
+    )
+
+
+def bulk_task_export_create(
+    *,
+    organization: Organization,
+    created_by: User | None,
+    action: str,
+    result_format: str = DEFAULT_FORMAT,
+    override: bool = False,
+    dry_run: bool = False,
+    idempotency_key: str | None = None,
+    enqueue: bool = True,
+) -> tuple[BulkTask, bool]:
+    """Create a pending export: no file is read, a result file in ``result_format`` is made.
+
+    Idempotency-Keys work as for uploads; the format is part of what a key stands for.
+    A dry run is refused: an export writes nothing to the action's tables, so a
+    dry run would be the export itself, and a client asking for one expects no file.
+    """
+    handler = action_get(action)
+    if not isinstance(handler, ExportAction):
+        raise UnknownAction(
+            f"Unknown export action {action[:100]!r}; known actions: {', '.join(_known())}"
+        )
+    if result_format not in handler.formats:
+        raise ValidationFailed(f"format: must be one of {', '.join(handler.formats)}")
+    if override and not handler.takes_override:
+        raise ValidationFailed(f"override: {action} has nothing to override; leave it false")
+    if dry_run:
+        raise ValidationFailed(f"dryRun: {action} writes nothing to preview; leave it false")
+    fingerprint = hashlib.sha256(
+        f"{action}\n{override}\nformat:{result_format}".encode()
+    ).hexdigest()
+    if idempotency_key and created_by is not None:
+        replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    bulk_task_id = object_id()
+    try:
+        with transaction.atomic():
+            bulk_task = BulkTask.objects.create(
+                id=bulk_task_id,
+                organization=organization,
+                created_by=created_by,
+                action=action,
+                status=BulkTask.Status.PENDING,
+                result_format=result_format,
+            )
+            if idempotency_key and created_by is not None:
+                IdempotencyKey.objects.create(
+                    organization=organization,
+                    user=created_by,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    bulk_task=bulk_task,
+                )
+            if enqueue:
+                transaction.on_commit(
+                    lambda: _bulk_task_enqueue_or_withdraw(bulk_task_id=bulk_task_id, key="")
+                )
+    except IntegrityError:
+        if idempotency_key and created_by is not None:
+            replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
+            if replay is not None:
+                return replay, False
+        raise
+    return bulk_task, True
+
+
 def bulk_task_create(
     *,
     organization: Organization,
@@ -78,6 +206,8 @@ def bulk_task_create(
         raise UnknownAction(
             f"Unknown action {action[:100]!r}; known actions: {', '.join(_known())}"
         )
+    if not handler.reads_file:
+        raise ValidationFailed(f"file: {action} reads no file; send the form without one")
     if override and not handler.takes_override:
         raise ValidationFailed(f"override: {action} has nothing to override; leave it false")
     column_mapping = column_mapping_clean(columns, action=handler)
@@ -246,7 +376,7 @@ def _idempotent_replay(
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(
             "Idempotency-Key was already used with another action, override, dryRun, "
-            "column mapping or file"
+            "column mapping, file or format"
         )
     return record.bulk_task
 
@@ -277,7 +407,8 @@ def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
     ).delete()
     if not withdrawn:
         return
-    bulk_task_storage().delete(key)
+    if key:
+        bulk_task_storage().delete(key)
     raise ServiceUnavailable(
         "The task could not be queued, so the upload was not kept; retry in a few seconds"
     )
@@ -430,3 +561,8 @@ def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
 def open_stored_file(bulk_task: BulkTask) -> IO[bytes]:
     """The task's original file, for staff to download."""
     return bulk_task_storage().open(bulk_task.file_key, "rb")
+
+
+def open_result_file(bulk_task: BulkTask) -> IO[bytes]:
+    """An export's result file, for its download."""
+    return bulk_task_storage().open(bulk_task.result_key, "rb")

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from django.core.files.storage import Storage, storages
 
-from bulktasks.models import BulkTask, StorageProvider
+from bulktasks.models import BulkTask, BulkTaskChunk, StorageProvider
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -74,13 +74,26 @@ def storage_folder_for(*, organization_id: str, bulk_task_id: str) -> str:
 
 def bulk_task_stored_files(*, bulk_task: BulkTask) -> list[str]:
     """Every storage key the service holds for the task: its upload, a spreadsheet's rows copy,
-    and anything else in its folder (a copy whose scan died before recording it, results).
+    an export's result and parts, and anything else in its folder (a copy whose scan died
+    before recording it, a part a dead worker never recorded).
 
-    Every file stored for a task goes under its folder (``storage_folder_for``), so
-    a file is found here without this function knowing it; the keys the row names
-    come first, in case one was stored elsewhere.
+    Every file stored for a task goes under its folder (``storage_folder_for``; an
+    export's ``parts/`` and ``result/`` too), so a file is found here without this
+    function knowing it; the keys the rows name come first, in case one was stored
+    elsewhere.
     """
-    keys = [key for key in (bulk_task.file_key, bulk_task.rows_key) if key]
+    named = [bulk_task.file_key, bulk_task.rows_key, bulk_task.result_key]
+    if bulk_task.result_format:
+        # An export's parts are recorded on its chunks until the join deletes them.
+        named += (
+            BulkTaskChunk.objects.filter(task_id=bulk_task.pk)
+            .exclude(part_key="")
+            .values_list("part_key", flat=True)
+        )
+    keys: list[str] = []
+    for key in named:
+        if key and key not in keys:
+            keys.append(key)
     folder = storage_folder_for(
         organization_id=bulk_task.organization_id, bulk_task_id=bulk_task.pk
     )
@@ -151,3 +164,15 @@ def storage_location(*, provider: StorageProvider, key: str) -> str:
     if provider.kind == StorageProvider.Kind.S3:
         return f"s3://{provider.bucket}/{key}"
     return ""
+
+
+def export_parts_folder(*, organization_id: str, bulk_task_id: str) -> str:
+    """Where an export's chunks write their parts, until the result is joined from them."""
+    folder = storage_folder_for(organization_id=organization_id, bulk_task_id=bulk_task_id)
+    return folder + "parts/"
+
+
+def export_results_folder(*, organization_id: str, bulk_task_id: str) -> str:
+    """Where an export's result is written."""
+    folder = storage_folder_for(organization_id=organization_id, bulk_task_id=bulk_task_id)
+    return folder + "result/"

@@ -11,6 +11,7 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
 from core.exceptions import PayloadTooLarge
+from core.uploads import RefuseFilesUploadHandler
 
 
 def max_file_size() -> int:
@@ -70,3 +71,21 @@ def upload_handlers_install(request: HttpRequest) -> None:
     before anything has read the body: Django refuses a change after that.
     """
     request.upload_handlers = [HashingUploadHandler(request)]
+
+
+class NotedRefuseFilesUploadHandler(RefuseFilesUploadHandler):
+    """Refuse a file part as the default handler does, and note on the request that one came."""
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        self.request._file_part_refused = True  # type: ignore[union-attr]
+        super().new_file(*args, **kwargs)
+
+
+def file_parts_refuse(request: HttpRequest) -> None:
+    """For a caller who may not upload: store no file part, but let the view tell one came."""
+    request.upload_handlers = [NotedRefuseFilesUploadHandler(request)]
+
+
+def file_part_refused(request: HttpRequest) -> bool:
+    """Whether ``file_parts_refuse`` turned a file part of this request away."""
+    return bool(getattr(request, "_file_part_refused", False))

@@ -40,4 +40,9 @@ urlpatterns = [
         BulkTaskErrorsCsvViewSet.as_view({"get": "errors_csv"}),
         name="bulk-task-errors-csv",
     ),
+    re_path(
+        rf"{TASKS}/(?P<bulk_task_id>{SEGMENT})/result/?$",
+        BulkTaskViewSet.as_view({"get": "result"}),
+        name="bulk-task-result",
+    ),
 ]

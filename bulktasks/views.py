@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
@@ -19,9 +19,12 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bulktasks.actions import action_get
 from bulktasks.columns import column_mapping_parse
 from bulktasks.errorfile.stream import ErrorsCsv, bulk_task_errors_csv
+from bulktasks.exports import FORMATS
 from bulktasks.models import BulkTask, BulkTaskLine
+from bulktasks.results import bulk_task_result_open
 from bulktasks.selectors import (
     CallerBulkTask,
     ReportLines,
@@ -40,14 +43,27 @@ from bulktasks.serializers import (
     BulkTaskPageSerializer,
     BulkTaskSerializer,
 )
-from bulktasks.services import bulk_task_cancel, bulk_task_create
-from bulktasks.uploads import max_file_size, too_large_message, upload_handlers_install
+from bulktasks.services import bulk_task_cancel, bulk_task_submit
+from bulktasks.uploads import (
+    file_part_refused,
+    file_parts_refuse,
+    max_file_size,
+    too_large_message,
+    upload_handlers_install,
+)
 from core import errors
 from core.bodies import body_length_require
-from core.exceptions import EntityNotFound, InvalidParameter, PayloadTooLarge, ValidationFailed
+from core.exceptions import (
+    EntityNotFound,
+    InvalidParameter,
+    PayloadTooLarge,
+    PermissionDenied,
+    ValidationFailed,
+)
 from core.openapi import raises
 from core.params import query_params_validate
 from core.responses import envelope, envelope_rendered
+from users import catalog
 from users.endpoints import OBJECT_ID_PARAMETER, OrganizationViewSet
 from users.models import Organization
 from users.permissions import (
@@ -69,8 +85,8 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     description=(
         "1 to 255 printable ASCII characters. A repeat from the same user in the same "
         "organization within 24 hours returns the first task and creates nothing; the "
-        "same key with another action, override, dryRun, column mapping or file is refused "
-        "(409, 3004)."
+        "same key with another action, override, dryRun, column mapping, file or format is "
+        "refused (409, 3004)."
     ),
 )
 CREATED_HEADERS = [
@@ -145,17 +161,26 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
 
     @extend_schema(
         operation_id="createBulkTask",
-        summary="Create a bulkTask by uploading a file",
+        summary="Create a bulkTask by uploading a file, or start an export",
         description=(
-            "Required permission: `base.bulk.management.create`. Stores the file (CSV with a "
-            "header row, or JSON Lines, in UTF-8; or an Excel workbook, .xlsx, whose first "
-            "sheet is read with its header row) and answers 201 at once with the pending "
-            "task; a worker processes it in the background. The type comes from the file's "
-            "bytes. A password-protected, macro-enabled (.xlsm) or legacy (.xls) workbook is "
-            "415 (1011); a corrupt one, or one that would unpack past the limits (a zip "
-            "bomb), 400 (1012). `columns` maps the file's headers to the action's columns. "
-            "With `dryRun=true` every line is decided and reported as a real run would, and "
-            "nothing is written."
+            "**An upload** (an action that reads a file, e.g. `users.import`): required "
+            "permission `base.bulk.management.create`. Stores the file (CSV with a header "
+            "row, or JSON Lines, in UTF-8; or an Excel workbook, .xlsx, whose first sheet is "
+            "read with its header row) and answers 201 at once with the pending task; a "
+            "worker processes it in the background. The type comes from the file's bytes. A "
+            "password-protected, macro-enabled (.xlsm) or legacy (.xls) workbook is 415 "
+            "(1011); a corrupt one, or one that would unpack past the limits (a zip bomb), "
+            "400 (1012). `columns` maps the file's headers to the action's columns. With "
+            "`dryRun=true` every line is decided and reported as a real run would, and "
+            "nothing is written.\n\n"
+            "**An export** (an action that produces a file, e.g. `users.export`): required "
+            "permission `base.bulk.management.export`. The form has `action` and an "
+            "optional `format` (`csv`, the default, `jsonl` or `xlsx`) and no file part; "
+            "once the task is `completed`, `GET .../bulk-tasks/{bulkTaskId}/result` "
+            "downloads the file.\n\n"
+            "A file part for an export, `format` for an upload, or no file for an upload "
+            "is 400 (1002), naming the field; so are `dryRun=true`, `columns` or "
+            "`override=true` for an export."
         ),
         request={"multipart/form-data": BulkTaskCreateSerializer},
         parameters=[IDEMPOTENCY_KEY_PARAMETER, *CREATED_HEADERS],
@@ -181,8 +206,12 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             and int(declared) > max_file_size() + MULTIPART_OVERHEAD
         ):
             raise PayloadTooLarge(too_large_message())
-        # The caller may upload (authenticated, permitted): only now may the file reach the disk.
-        upload_handlers_install(request._request)
+        if self.organization_access.allows(catalog.BULK_TASK_CREATE):
+            # The caller may upload (authenticated, permitted): only now may the file reach the disk.
+            upload_handlers_install(request._request)
+        else:
+            # Only exports for this caller: a file part is noted, never stored.
+            file_parts_refuse(request._request)
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
             raise InvalidParameter("Idempotency-Key", "1 to 255 printable ASCII characters")
@@ -197,16 +226,23 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             raise ValidationFailed(f"{repeated[0]}: given more than once; send it once")
         serializer = BulkTaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        upload = serializer.validated_data["file"]
+        action = serializer.validated_data["action"]
+        handler = action_get(action)
+        if handler is not None and not self.organization_access.allows(handler.permission):
+            raise PermissionDenied(f"Permission denied: {handler.permission} is required")
+        if file_part_refused(request._request):
+            raise ValidationFailed(f"file: {action[:100]} reads no file; send the form without one")
+        upload = serializer.validated_data.get("file")
         columns = column_mapping_parse(serializer.validated_data.get("columns"))
-        bulk_task, created = bulk_task_create(
+        bulk_task, created = bulk_task_submit(
             organization=self.organization,
             created_by=self.member,
-            action=serializer.validated_data["action"],
+            action=action,
             override=serializer.validated_data["override"],
             dry_run=serializer.validated_data["dryRun"],
             file=upload,
-            original_name=upload.name or "",
+            original_name=(upload.name or "") if upload is not None else "",
+            result_format=serializer.validated_data.get("format"),
             idempotency_key=idempotency_key,
             columns=columns,
         )
@@ -247,6 +283,13 @@ class BulkTaskViewSet(OrganizationViewSet):
             lines_limit=settings.BULK_TASK_INLINE_LINES_LIMIT,
         )
         return self.caller_bulk_task.caller
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """A result is its file whatever ``Accept`` asks (``text/csv``, say); errors stay JSON."""
+        if self.action == "result":
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     def get_bulk_task(self) -> BulkTask:
         """The task named in the path, within the resolved organization, or 404."""
@@ -300,6 +343,47 @@ class BulkTaskViewSet(OrganizationViewSet):
         )
         items = BulkTaskLineSerializer(lines, many=True).data
         return envelope(page(items, has_more, str(lines[-1].line) if lines else None))
+
+    @extend_schema(
+        operation_id="getBulkTaskResult",
+        summary="Download a bulkTask's result file",
+        description=(
+            "Required permission: `base.bulk.management.get`. The result file of an export "
+            "(e.g. `users.export`) once its task is `completed`, streamed as an attachment "
+            "in the format the task was created with: `text/csv; charset=utf-8`, "
+            "`application/x-ndjson` or the XLSX media type. `Content-Disposition` names it "
+            "`<organization slug>-<title>-<bulkTaskId>.<csv|jsonl|xlsx>`. A task still "
+            "`pending` or `inProgress` is 409 (3007): poll the task, then retry; a failed "
+            "export is 409 (3008); a task of an action that produces no file (an import) "
+            "is 409 (3009). Errors are JSON whatever the `Accept` header asks."
+        ),
+        responses={
+            # CSV and JSON Lines are text (UTF-8), an XLSX workbook is binary.
+            (200, export.mimetype): OpenApiResponse(
+                response=OpenApiTypes.BINARY if export.name == "xlsx" else OpenApiTypes.STR,
+                description="The result file, as an attachment.",
+            )
+            for export in FORMATS.values()
+        },
+    )
+    @raises(
+        errors.FILE_EXPIRED,
+        errors.RESULT_NOT_READY,
+        errors.RESULT_NOT_PRODUCED,
+        errors.NO_RESULT_FILE,
+    )
+    def result(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Stream a completed export's result file as an attachment."""
+        bulk_task = self.get_bulk_task()
+        result = bulk_task_result_open(
+            bulk_task=bulk_task, organization_slug=self.organization.slug
+        )
+        response = FileResponse(
+            result.stream, as_attachment=True, filename=result.name, content_type=result.mimetype
+        )
+        if result.size is not None:
+            response["Content-Length"] = str(result.size)
+        return response
 
 
 @extend_schema(tags=["Bulk tasks"])

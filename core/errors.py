@@ -45,7 +45,9 @@ METHOD_NOT_ALLOWED = ErrorSpec(3003, 405, "Method not allowed")
 IDEMPOTENCY_KEY_REUSED = ErrorSpec(3004, 409, "Idempotency-Key reused with other parameters")
 BULK_TASK_FINISHED = ErrorSpec(3005, 409, "Bulk task already finished")
 FILE_EXPIRED = ErrorSpec(3006, 410, "File expired")
-
+RESULT_NOT_READY = ErrorSpec(3007, 409, "Result not ready")
+RESULT_NOT_PRODUCED = ErrorSpec(3008, 409, "Bulk task failed: it has no result")
+NO_RESULT_FILE = ErrorSpec(3009, 409, "Bulk task has no result file")
 WEBHOOK_ENDPOINT_EXISTS = ErrorSpec(3010, 409, "Webhook endpoint already registered")
 WEBHOOK_ENDPOINTS_LIMIT = ErrorSpec(3011, 409, "Too many webhook endpoints")
 

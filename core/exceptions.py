@@ -165,3 +165,21 @@ class FileExpired(ServiceError):
     """The task's stored file was deleted at the end of its retention period."""
 
     error = errors.FILE_EXPIRED
+
+
+class ResultNotReady(ServiceError):
+    """An export's result is asked for before its task completed: poll the task, then retry."""
+
+    error = errors.RESULT_NOT_READY
+
+
+class ResultNotProduced(ServiceError):
+    """An export's result is asked for, but the task failed: it has none."""
+
+    error = errors.RESULT_NOT_PRODUCED
+
+
+class NoResultFile(ServiceError):
+    """The task's action produces no file (an import): there is no result to download."""
+
+    error = errors.NO_RESULT_FILE

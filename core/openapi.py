@@ -174,7 +174,7 @@ class ApiAutoSchema(AutoSchema):
                     code, "Success"
                 )
                 for media_type, media in response.get("content", {}).items():
-                    # A file (errors.csv's text/csv) is the body itself, not enveloped.
+                    # A file (errors.csv, an export's result) is the body itself, not enveloped.
                     if media_type == "application/json":
                         media["schema"] = success_envelope_schema(media["schema"])
         by_status: dict[int, list[ErrorSpec]] = defaultdict(list)

@@ -137,6 +137,9 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument(
+        "--port", type=int, default=0, help="serve on this port (default: any free one)"
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=int(os.environ.get("FUZZ_SEED", DEFAULT_SEED)),
@@ -158,7 +161,7 @@ def fuzz(database_url: str, folder: Path, args: argparse.Namespace) -> int:
     env = server_env(database_url, folder)
     manage("migrate", "--noinput", env=env)
     demo = json.loads(manage("seed_demo", "--json", "--allow-production", env=env))
-    port = free_port()
+    port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
     with log.open("wb") as log_file:

@@ -142,6 +142,15 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")
         ]
+        indexes = [
+            # An export walks an organization's active members in id order, a
+            # range of ids at a time (keyset pagination): one range scan each.
+            models.Index(
+                fields=["organization", "id"],
+                name="membership_org_active",
+                condition=models.Q(is_active=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization}"

@@ -50,13 +50,30 @@ class BulkTaskPermission(OrganizationPermission):
 
 
 class BulkTaskCollectionPermission(OrganizationPermission):
-    """The organization's list of bulk tasks, and uploads that create new ones."""
+    """The organization's list of bulk tasks, and the uploads and exports that create new ones.
+
+    A POST needs the permission of the action it names (``create`` for one that
+    reads a file, ``export`` for one that produces one), which only the form
+    tells: here it passes with either, and the view checks the action's own
+    once the form is read.
+    """
 
     method_permissions = {
         "GET": catalog.BULK_TASK_LIST,
         "HEAD": catalog.BULK_TASK_LIST,
         "POST": catalog.BULK_TASK_CREATE,
     }
+    # Any one of these lets a POST reach the view.
+    post_permissions = (catalog.BULK_TASK_CREATE, catalog.BULK_TASK_EXPORT)
+
+    def has_organization_permission(
+        self, request: Request, view: Any, access: OrganizationAccess
+    ) -> bool:
+        """For a POST, either permission that creates a task; otherwise the method's."""
+        if request.method != "POST":
+            return super().has_organization_permission(request, view, access)
+        self.message = f"Permission denied: {' or '.join(self.post_permissions)} is required"
+        return any(access.allows(permission) for permission in self.post_permissions)
 
 
 class BulkTaskCancelPermission(OrganizationPermission):

@@ -4,7 +4,7 @@ An action is one module that declares its columns, validates a line and applies
 a batch. See docs/actions.md for how to write one.
 """
 
-from bulktasks.actions.base import Action, ActionContext, BatchResult, Column
+from bulktasks.actions.base import Action, ActionContext, BatchResult, Column, ExportAction
 from bulktasks.actions.registry import action_get, action_names, register
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ActionContext",
     "BatchResult",
     "Column",
+    "ExportAction",
     "action_get",
     "action_names",
     "register",

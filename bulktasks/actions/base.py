@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.db.models import Model
+
+from users import catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,14 @@ class Action(ABC):
     # Whether ``override`` means anything to this action; a task asking for it
     # when it does not is refused at creation rather than silently ignored.
     takes_override: ClassVar[bool] = True
+    # Whether a task of this action reads an uploaded file; one that produces a
+    # file instead (an export) is an ExportAction.
+    reads_file: ClassVar[bool] = True
+    # The permission a member needs to start a task of this action.
+    permission: ClassVar[str] = catalog.BULK_TASK_CREATE
+    # Columns a file may carry that the action accepts and leaves alone (in a
+    # JSON Lines file, of any JSON type): an export of another action written back.
+    ignored_columns: ClassVar[tuple[str, ...]] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -92,3 +103,44 @@ class Action(ABC):
     @abstractmethod
     def apply(self, *, context: ActionContext, rows: list[tuple[int, Any]]) -> BatchResult:
         """Apply a batch of ``(line, cleaned)`` pairs and say what happened to each line."""
+
+
+class ExportAction(Action):
+    """An action that reads no file and produces one: the organization's records, in key order.
+
+    The pipeline cuts the records into chunks by key (``chunk_ends``), writes
+    each chunk's ``rows`` to a part file on any worker, and joins the parts into
+    the result in the requested format. ``columns`` name the result's columns.
+    """
+
+    reads_file = False
+    permission = catalog.BULK_TASK_EXPORT
+    # An export changes nothing: ``override=true`` is refused at creation (1002).
+    takes_override = False
+    # The formats a task may ask for; the first is the default.
+    formats: ClassVar[tuple[str, ...]] = ("csv", "jsonl", "xlsx")
+    # Of a spreadsheet's sheet; the file name the result is downloaded as starts with it.
+    title: ClassVar[str]
+
+    @abstractmethod
+    def chunk_ends(self, *, organization_id: str, size: int) -> Iterator[str]:
+        """The key ending each run of ``size`` records, in order, the last one the snapshot's end.
+
+        Records with a key after the last one (created once the export started)
+        are not exported; none at all means there is nothing to export.
+        """
+
+    @abstractmethod
+    def rows(self, *, organization_id: str, after: str, upto: str) -> Iterator[Mapping[str, Any]]:
+        """The records with keys in (``after``, ``upto``], in key order, streamed.
+
+        A value is a string, or a list of strings (a CSV cell joins them).
+        """
+
+    def validate(self, values: dict[str, str]) -> tuple[Any, str | None]:
+        """Never called: an export reads no file."""
+        raise TypeError(f"{self.name} reads no file")
+
+    def apply(self, *, context: ActionContext, rows: list[tuple[int, Any]]) -> BatchResult:
+        """Never called: an export reads no file."""
+        raise TypeError(f"{self.name} reads no file")

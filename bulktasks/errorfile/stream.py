@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import PurePosixPath
 
-from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS, formula_neutralize
+from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS
 from bulktasks.errorfile.originals import (
     OriginalRows,
     action_columns,
@@ -25,6 +25,7 @@ from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing.files import stored_file_range
 from bulktasks.storage import storage_is_unavailable
 from core.exceptions import FileExpired, ServiceUnavailable
+from core.spreadsheets import cell_neutralized
 
 # Errored lines read from the report per query.
 LINES_PAGE = 2000
@@ -153,7 +154,7 @@ def _kept_columns(bulk_task: BulkTask, header: list[str]) -> list[int]:
 
 
 def _neutralized(cells: list[str]) -> list[str]:
-    return [formula_neutralize(cell) for cell in cells]
+    return [cell_neutralized(cell) for cell in cells]
 
 
 def _close(rows: Iterator[object]) -> None:

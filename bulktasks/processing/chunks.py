@@ -20,10 +20,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bulktasks.actions import Action, ActionContext, BatchResult, action_get
+from bulktasks.actions import Action, ActionContext, BatchResult, ExportAction, action_get
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine
 from bulktasks.processing.claim import chunk_claim
 from bulktasks.processing.dispatch import organization_dispatch
+from bulktasks.processing.export import export_assemble, export_chunk_apply
 from bulktasks.processing.finish import (
     chunk_release,
     log_completed,
@@ -32,17 +33,18 @@ from bulktasks.processing.finish import (
     task_complete,
     task_fail,
 )
-from bulktasks.processing.leases import LeaseLost, commit_without_flush_wait, lease_duration
+from bulktasks.processing.leases import (
+    LeaseLost,
+    TaskNotRunning,
+    commit_without_flush_wait,
+    lease_duration,
+)
 from bulktasks.processing.scan import REASON_MAX_LENGTH, chunk_records
 from bulktasks.readers import FileFormatError, Position, Record
 
 logger = logging.getLogger("bulktasks.services")
 
 P = ParamSpec("P")
-
-
-class TaskNotRunning(Exception):
-    """The chunk's task failed or went back for a retry while the chunk was applied."""
 
 
 def bulk_task_chunk_process(
@@ -72,22 +74,28 @@ def bulk_task_chunk_process(
     if bulk_task.status != BulkTask.Status.IN_PROGRESS:
         # Failed meanwhile, or sent back for a retry: give the place to another chunk.
         return _give_back(chunk, owner, dispatch)
+    # An export's chunk starts at a row of the result, an import's at a line of the file.
+    place = f"{'row' if bulk_task.is_export else 'line'} {chunk.first_line}"
     if chunk.attempts > settings.BULK_TASK_MAX_ATTEMPTS:
         return _fail(
             bulk_task,
             chunk,
             owner,
             dispatch,
-            f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts "
-            f"at line {chunk.first_line}",
+            f"processing gave up after {settings.BULK_TASK_MAX_ATTEMPTS} attempts at {place}",
         )
     action = action_get(bulk_task.action)
     if action is None:
         error = f"action {bulk_task.action} is no longer available"
         return _fail(bulk_task, chunk, owner, dispatch, error)
     try:
-        records = _read(bulk_task, action, chunk)
-        finished = _apply(bulk_task, chunk, owner, action, records, dispatch)
+        if isinstance(action, ExportAction):
+            finished = export_chunk_apply(
+                bulk_task=bulk_task, chunk=chunk, owner=owner, action=action, dispatch=dispatch
+            )
+        else:
+            records = _read(bulk_task, action, chunk)
+            finished = _apply(bulk_task, chunk, owner, action, records, dispatch)
     except LeaseLost:
         logger.warning("bulk task chunk taken over by another worker", extra=log)
         return None
@@ -107,13 +115,15 @@ def bulk_task_chunk_process(
             chunk,
             owner,
             dispatch,
-            f"processing stopped at line {chunk.first_line} because of an internal error; "
-            "staff can retry it",
+            f"processing stopped at {place} because of an internal error; staff can retry it",
         )
     if not bulk_task.dry_run:
         # A dry run leaves the tables as they were: nothing to refresh.
         _statistics_refresh(action, chunk.index + 1)
-    if finished:
+    if finished and isinstance(action, ExportAction):
+        # The last chunk of an export: its parts are joined into the result here.
+        export_assemble(bulk_task_id=bulk_task.pk, owner=owner)
+    elif finished:
         log_completed(bulk_task)
     chunk.refresh_from_db()
     return chunk

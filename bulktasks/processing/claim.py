@@ -8,7 +8,7 @@ released work is free, so an outage never uses up a task's attempts.
 
 from __future__ import annotations
 
-from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
@@ -86,6 +86,45 @@ def chunk_claim(
     if not claimed:
         return None
     return BulkTaskChunk.objects.get(pk=chunk_id)
+
+
+def export_assembly_claim(*, bulk_task_id: str, owner: str, retry_of: str = "") -> BulkTask | None:
+    """Take an export's last step (joining its parts) for one worker, once every chunk is done.
+
+    The task's own lease, free since its scan, guards it: two workers finishing
+    the last chunks together, or a redelivered message, cannot both join the
+    parts. Taking it over from a worker that died counts an attempt.
+    """
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    taken_over = Q(lease_expires_at__isnull=False)
+    if retry_of:
+        free |= _ours(retry_of)
+        taken_over &= ~_ours(retry_of)
+    undone = BulkTaskChunk.objects.filter(task_id=OuterRef("pk")).exclude(
+        status=BulkTaskChunk.Status.DONE
+    )
+    claimed = (
+        BulkTask.objects.filter(
+            free,
+            ~Exists(undone),
+            pk=bulk_task_id,
+            status=BulkTask.Status.IN_PROGRESS,
+            scanned_at__isnull=False,
+        )
+        .exclude(result_format="")
+        .update(
+            lease_owner=owner,
+            lease_expires_at=now + lease_duration(),
+            attempts=_attempts_after_claim(taken_over=taken_over),
+            requeues=0,
+            requeued_at=None,
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    return BulkTask.objects.get(pk=bulk_task_id)
 
 
 def _ours(retry_of: str) -> Q:

@@ -12,6 +12,10 @@ class LeaseLost(Exception):
     """Another worker took the work over; this one must stop without writing."""
 
 
+class TaskNotRunning(Exception):
+    """The chunk's task failed or went back for a retry while the chunk was applied."""
+
+
 def lease_duration() -> timedelta:
     """How long a claim holds before another worker may take the work over."""
     return timedelta(seconds=settings.BULK_TASK_LEASE_SECONDS)

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import OperationalError, transaction
 
-from bulktasks.actions import action_get
+from bulktasks.actions import ExportAction, action_get
 from bulktasks.models import BulkTask, BulkTaskChunk
 from bulktasks.processing.chunks import bulk_task_chunk_process
 from bulktasks.processing.claim import bulk_task_claim
 from bulktasks.processing.dispatch import chunk_enqueue, organization_dispatch
+from bulktasks.processing.export import export_assemble, export_snapshot
 from bulktasks.processing.finish import (
     counts,
     log_context,
@@ -49,6 +50,9 @@ def bulk_task_start(
         return None
     if bulk_task.scanned_at is not None:
         _resume_scanned(bulk_task)
+        if bulk_task.is_export:
+            # Its chunks may all be done, their worker gone before joining the parts.
+            export_assemble(bulk_task_id=bulk_task.pk, owner=owner, retry_of=retry_of)
         return None
     scanned = _scan(bulk_task_id, owner, dispatch=True, retry_of=retry_of)
     if scanned is None:
@@ -104,6 +108,10 @@ def bulk_task_process(
             break  # held by another worker, or the task failed
         if progress:
             progress(bulk_task)
+    if bulk_task.is_export and not bulk_task.is_finished:
+        # Every chunk was done already (a run resumed after a crash): join the parts.
+        export_assemble(bulk_task_id=bulk_task.pk, owner=owner)
+        bulk_task.refresh_from_db()
     return bulk_task
 
 
@@ -128,6 +136,10 @@ def _scan(
         error = f"action {bulk_task.action} is no longer available"
         return task_fail(bulk_task=bulk_task, error=error, owner=owner), None
     try:
+        if isinstance(action, ExportAction):
+            return export_snapshot(
+                bulk_task=bulk_task, owner=owner, action=action, dispatch=dispatch
+            )
         if not bulk_task.file_key or not bulk_task_storage().exists(bulk_task.file_key):
             error = "the uploaded file is no longer stored"
             return task_fail(bulk_task=bulk_task, error=error, owner=owner), None

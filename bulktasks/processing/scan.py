@@ -102,6 +102,7 @@ def bulk_task_scan(
             mimetype=source.mimetype,
             columns=action.column_names,
             required=action.required_columns,
+            ignored=action.ignored_columns,
             mapping=bulk_task.column_mapping,
         )
         for record in reader:
@@ -334,6 +335,7 @@ def chunk_records(
             mimetype=source.mimetype,
             columns=action.column_names,
             required=action.required_columns,
+            ignored=action.ignored_columns,
             start=start,
             header=header,
             mapping=bulk_task.column_mapping,

@@ -27,12 +27,15 @@ def bulk_task_sweep() -> list[str]:
       it is scanned again;
     - a queued chunk whose message was lost, or a running chunk whose worker
       died (its next claim takes it over and counts an attempt);
+    - an export whose chunks are all done but whose parts were never joined
+      (the worker of its last chunk died, or its join's worker did);
     - an organization with chunks waiting and room under its cap (a dispatch
       lost with a broker outage).
     """
     _unscan_without_chunks()
     swept = _sweep_scans()
     swept += [task for task in _sweep_chunks() if task not in swept]
+    swept += [task for task in _sweep_joins() if task not in swept]
     _sweep_dispatch()
     return swept
 
@@ -108,6 +111,35 @@ def _sweep_chunks() -> list[str]:
         chunk_enqueue(chunk_id=chunk_id)
     logger.info("swept %s bulk task chunks back to the queue", len(rows))
     return list(dict.fromkeys(task_id for _, task_id in rows))
+
+
+def _sweep_joins() -> list[str]:
+    """Exports with every chunk done and no result yet, whose join nobody holds.
+
+    The last chunk's worker joins the parts right after its commit; a lease that
+    ran out, or none taken a grace period after the last commit, means it died.
+    """
+    now = timezone.now()
+    grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    undone = BulkTaskChunk.objects.filter(task_id=OuterRef("pk")).exclude(
+        status=BulkTaskChunk.Status.DONE
+    )
+    ids = list(
+        BulkTask.objects.filter(
+            Q(lease_expires_at__lt=now)
+            | Q(lease_expires_at__isnull=True, updated_at__lt=now - grace),
+            ~Exists(undone),
+            status=BulkTask.Status.IN_PROGRESS,
+            scanned_at__isnull=False,
+        )
+        .exclude(result_format="")
+        .values_list("id", flat=True)[:_BATCH]
+    )
+    for bulk_task_id in ids:
+        bulk_task_enqueue(bulk_task_id=bulk_task_id)
+    if ids:
+        logger.info("swept %s bulk task results back to the queue", len(ids))
+    return ids
 
 
 def _sweep_dispatch() -> None:

@@ -9,8 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from bulktasks.errorfile.cells import formula_restore
-from bulktasks.readers.headers import error_file_columns, match_header
+from bulktasks.readers.headers import ignored_in, match_header
 from bulktasks.readers.lines import LineProblem, Lines
 from bulktasks.readers.records import (
     DEFAULT_MAX_LINE_LENGTH,
@@ -18,6 +17,7 @@ from bulktasks.readers.records import (
     FileFormatError,
     Record,
 )
+from core.spreadsheets import cell_restored
 
 if typing.TYPE_CHECKING:
     from bulktasks.readers.reader import RecordReader
@@ -81,6 +81,7 @@ def read_csv(
     required: tuple[str, ...],
     max_length: int,
     found: RecordReader,
+    ignorable: tuple[str, ...] = (),
 ) -> Iterator[Record]:
     # Our own budget stops every record at max_length, so csv's limit must never bite first.
     with _csv_field_limit(max_length + 1):
@@ -89,13 +90,14 @@ def read_csv(
         resumed = found.header is not None
         if found.header is None:
             found.header = tuple(
-                _read_header(reader, lines, columns, required, max_length, found.mapping)
+                _read_header(reader, lines, columns, required, max_length, found.mapping, ignorable)
             )
         names = list(found.header)
         width = len(names)
-        # An errors file uploaded again: its two extra columns are left out, and
-        # the apostrophes its formula neutralization added are taken off.
-        ignored = error_file_columns(names, columns)
+        # A file the service wrote, uploaded again (an errors file, an export): its
+        # extra columns are left out, and the quotes its formula neutralization
+        # added are taken off (core.spreadsheets).
+        ignored = ignored_in(names, ignorable)
         missing_columns = len(names) - len(ignored) < len(columns)
         seen_data = resumed
         while True:
@@ -117,7 +119,7 @@ def read_csv(
                 yield Record(start, None, _csv_error(exc, start, lines.line_no))
                 continue
             if ignored:
-                row = [formula_restore(cell) for cell in row]
+                row = [cell_restored(cell) for cell in row]
             cells = [cell.strip() for cell in row]
             if not any(cells):
                 # Blank lines, whitespace-only lines and rows of empty cells (spreadsheets
@@ -145,6 +147,7 @@ def _read_header(
     required: tuple[str, ...],
     max_length: int,
     mapping: Mapping[str, str] | None = None,
+    ignorable: tuple[str, ...] = (),
 ) -> list[str]:
     """Read the first non-blank row and return the canonical column name of each cell."""
     while True:
@@ -165,7 +168,7 @@ def _read_header(
         if any(cells):
             break
 
-    return match_header(cells, columns, required, mapping)
+    return match_header(cells, columns, required, mapping, ignorable)
 
 
 def _raise_if_unterminated(lines: Lines, start: int) -> None:

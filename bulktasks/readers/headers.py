@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS, formula_restore
+from bulktasks.errorfile.cells import ERROR_FILE_COLUMNS
 from bulktasks.readers.records import FileFormatError
+from core.spreadsheets import cell_restored
 
 
 def canonical_key(name: str) -> str:
@@ -58,9 +59,26 @@ def duplicate_message(
     return f"{kind} {name} ({shown_names([mapped_from])} is mapped to it)"
 
 
-def error_file_columns(names: Sequence[str], columns: Sequence[str]) -> list[str]:
-    """The names of an errors file's two extra columns in a matched header: the import ignores them."""
-    return [name for name in names if name in ERROR_FILE_COLUMNS and name not in columns]
+def ignorable_columns(columns: Sequence[str], ignored: Sequence[str] = ()) -> tuple[str, ...]:
+    """The columns a file may carry that the import accepts and leaves out of every record.
+
+    An action's own ``ignored_columns`` (the extra columns of an export written
+    back) and an errors file's two: both mark a file the service wrote, whose
+    cells went through formula neutralization. A column the action reads is
+    never ignored.
+    """
+    own = {canonical_key(column) for column in columns}
+    found: dict[str, str] = {}
+    for column in (*ignored, *ERROR_FILE_COLUMNS):
+        key = canonical_key(column)
+        if key not in own:
+            found.setdefault(key, column)
+    return tuple(found.values())
+
+
+def ignored_in(names: Sequence[str], ignored: Sequence[str]) -> list[str]:
+    """The ignored columns a matched header holds: left out of each record, and a file the service wrote."""
+    return [name for name in names if name in ignored]
 
 
 def match_header(
@@ -68,22 +86,21 @@ def match_header(
     columns: Sequence[str],
     required: Sequence[str],
     mapping: Mapping[str, str] | None = None,
+    ignored: Sequence[str] = (),
 ) -> list[str]:
     """The action's name of each header cell, in the file's order; FileFormatError if it does not fit.
 
     Cells are matched ignoring case and surrounding spaces; a cell the mapping
-    names becomes the mapping's column before it is matched.
+    names becomes the mapping's column before it is matched. An ``ignored``
+    column (``ignorable_columns``) is accepted under its own name, for the
+    caller to leave out.
     """
     by_key = {canonical_key(column): column for column in columns}
-    extra = {
-        canonical_key(column): column
-        for column in ERROR_FILE_COLUMNS
-        if canonical_key(column) not in by_key
-    }
+    extra = {canonical_key(column): column for column in ignored}
     if any(canonical_key(cell) in extra for cell in cells):
-        # An errors file uploaded again: its header went through formula
-        # neutralization too, and its two extra columns are known (then ignored).
-        cells = [formula_restore(cell).strip() for cell in cells]
+        # A file the service wrote, uploaded again (an errors file, an export):
+        # its header went through formula neutralization too.
+        cells = [cell_restored(cell).strip() for cell in cells]
         by_key = {**extra, **by_key}
     renamed = mapping_by_key(mapping)
     names: list[str] = []

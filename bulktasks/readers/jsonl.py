@@ -29,10 +29,20 @@ class _Pairs(list[tuple[str, object]]):
     """A JSON object's members in order, so duplicate keys are seen rather than merged."""
 
 
+# The column name ``by_key`` gives an ignored key: its value is never read.
+_IGNORED = "\x00ignored"
+
+
 def read_json_lines(
-    lines: Lines, columns: tuple[str, ...], max_length: int, found: RecordReader
+    lines: Lines,
+    columns: tuple[str, ...],
+    max_length: int,
+    found: RecordReader,
+    ignorable: tuple[str, ...] = (),
 ) -> Iterator[Record]:
     by_key = {canonical_key(column): column for column in columns}
+    # Keys of a file the service wrote (an export's extra columns): left out, of any JSON type.
+    by_key.update((canonical_key(column), _IGNORED) for column in ignorable)
     renamed = mapping_by_key(found.mapping)
     # The mapping's sources met in some record: one never met fails the file.
     found_sources: set[str] = set()
@@ -102,12 +112,17 @@ def _json_record(
         found_sources.update(key for key in keys if key in renamed)
     resolved = [renamed.get(key) or by_key.get(key) for key in keys]
     unknown = [key for (key, _), name in zip(parsed, resolved, strict=True) if name is None]
+    kept = [
+        (pair, canonical, name)
+        for pair, canonical, name in zip(parsed, keys, resolved, strict=True)
+        if name is not _IGNORED
+    ]
     if unknown:
         label = "field" if len(unknown) == 1 else "fields"
         return Record(line_no, None, f"unknown {label} {shown_names(unknown)}")
     values = dict.fromkeys(columns, "")
     seen: dict[str, str | None] = {}
-    for (key, value), canonical, name in zip(parsed, keys, resolved, strict=True):
+    for (key, value), canonical, name in kept:
         assert name is not None
         source = key if canonical in renamed else None
         if name in seen:

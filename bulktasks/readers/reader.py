@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from bulktasks import sniffing
 from bulktasks.readers.csv import read_csv
-from bulktasks.readers.headers import canonical_key
+from bulktasks.readers.headers import canonical_key, ignorable_columns
 from bulktasks.readers.jsonl import read_json_lines
 from bulktasks.readers.lines import Lines
 from bulktasks.readers.records import (
@@ -33,6 +33,7 @@ def read_records(
     required: Sequence[str] = (),
     max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
     mapping: Mapping[str, str] | None = None,
+    ignored: Sequence[str] = (),
 ) -> Iterator[Record]:
     """Yield the file's records in order; raise FileFormatError for file-level problems."""
     yield from RecordReader(
@@ -42,6 +43,7 @@ def read_records(
         required=required,
         max_line_length=max_line_length,
         mapping=mapping,
+        ignored=ignored,
     )
 
 
@@ -52,6 +54,12 @@ class RecordReader:
     began (blank lines before it included), so a later reader can begin there: given the stream already at ``start.offset`` (seeked, or a
     ranged read) and, for CSV, the ``header`` the first reader found, it numbers
     lines as the first one did without reading anything before ``start``.
+
+    ``ignored`` columns (an action's ``ignored_columns``; an errors file's two
+    always) are accepted and left out of every record: in JSON Lines whatever
+    their JSON type. A CSV file or sheet whose header has one of them is a file
+    the service wrote, so its cells get back the value formula neutralization
+    changed (``core.spreadsheets``).
     """
 
     def __init__(
@@ -65,10 +73,13 @@ class RecordReader:
         start: Position | None = None,
         header: Sequence[str] | None = None,
         mapping: Mapping[str, str] | None = None,
+        ignored: Sequence[str] = (),
     ) -> None:
         self._stream = stream
         self._mimetype = mimetype
         self._columns = tuple(columns)
+        self._ignored = tuple(ignored)
+        self._ignorable = ignorable_columns(self._columns, ignored)
         self._required = tuple(required)
         self._max_length = max_line_length
         self._start = start
@@ -88,21 +99,31 @@ class RecordReader:
         return Position(*self.mark)
 
     def __iter__(self) -> Iterator[Record]:
-        _check_arguments(self._columns, self._required, self._max_length)
+        _check_arguments(self._columns, self._required, self._max_length, self._ignored)
         # Parameters such as "; charset=utf-8" do not change how we read: it is UTF-8 or nothing.
         kind = self._mimetype.partition(";")[0].strip().lower()
         if kind == ROWS:
             budget = rows_line_budget(self._max_length)
             lines = Lines(self._stream, budget, self._start)
             yield from read_rows(
-                lines, self._columns, self._required, self, self.mapping, budget=budget
+                lines,
+                self._columns,
+                self._required,
+                self,
+                self.mapping,
+                budget=budget,
+                ignorable=self._ignorable,
             )
             return
         lines = Lines(self._stream, self._max_length, self._start)
         if kind == sniffing.CSV:
-            yield from read_csv(lines, self._columns, self._required, self._max_length, self)
+            yield from read_csv(
+                lines, self._columns, self._required, self._max_length, self, self._ignorable
+            )
         elif kind == sniffing.JSON_LINES:
-            yield from read_json_lines(lines, self._columns, self._max_length, self)
+            yield from read_json_lines(
+                lines, self._columns, self._max_length, self, self._ignorable
+            )
         elif kind == sniffing.EMPTY:
             raise FileFormatError("file is empty")
         elif kind == sniffing.XLSX:
@@ -112,11 +133,16 @@ class RecordReader:
             raise FileFormatError(f"unsupported file type {self._mimetype}")
 
 
-def _check_arguments(columns: tuple[str, ...], required: Sequence[str], max_length: int) -> None:
+def _check_arguments(
+    columns: tuple[str, ...],
+    required: Sequence[str],
+    max_length: int,
+    ignored: Sequence[str] = (),
+) -> None:
     """Reject programming mistakes loudly; they are not problems with the file."""
     if not columns:
         raise ValueError("columns must not be empty")
-    keys = [canonical_key(column) for column in columns]
+    keys = [canonical_key(column) for column in (*columns, *ignored)]
     if len(set(keys)) != len(keys):
         raise ValueError(f"columns must differ other than by case: {columns}")
     unknown = [name for name in required if name not in columns]

@@ -14,11 +14,11 @@ import typing
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO
 
-from bulktasks.errorfile.cells import formula_restore
-from bulktasks.readers.headers import error_file_columns, match_header
+from bulktasks.readers.headers import ignored_in, match_header
 from bulktasks.readers.lines import LineProblem, Lines
 from bulktasks.readers.records import FileFormatError, Record
 from bulktasks.readers.xlsx import column_letter
+from core.spreadsheets import cell_restored
 
 if typing.TYPE_CHECKING:
     from bulktasks.readers.reader import RecordReader
@@ -82,6 +82,7 @@ def read_rows(
     mapping: Mapping[str, str] | None = None,
     *,
     budget: int,
+    ignorable: tuple[str, ...] = (),
 ) -> Iterator[Record]:
     """The copy's records: the first row is the header, each later row a record.
 
@@ -89,8 +90,9 @@ def read_rows(
     """
     resumed = found.header is not None
     names: list[str] = list(found.header or ())
-    # An errors file saved as a workbook and uploaded again: its extra columns are ignored.
-    ignored = error_file_columns(names, columns)
+    # A file the service wrote, saved as a workbook and uploaded again (an errors
+    # file, an export): its extra columns are ignored, its cells restored.
+    ignored = ignored_in(names, ignorable)
     seen_data = resumed
     while True:
         found.mark = (lines.offset, lines.line_no)
@@ -107,16 +109,16 @@ def read_rows(
             header = [cell.strip() for cell in cells]
             if problem:
                 raise FileFormatError(f"header row (row {number}): {problem}")
-            found.header = tuple(match_header(header, columns, required, mapping))
+            found.header = tuple(match_header(header, columns, required, mapping, ignorable))
             names = list(found.header)
-            ignored = error_file_columns(names, columns)
+            ignored = ignored_in(names, ignorable)
             continue
         seen_data = True
         if problem:
             yield Record(number, None, problem)
             continue
         if ignored:
-            cells = [formula_restore(cell) for cell in cells]
+            cells = [cell_restored(cell) for cell in cells]
         yield _record(number, [cell.strip() for cell in cells], names, columns, ignored)
     if found.header is None:
         raise FileFormatError("the first sheet is empty")

@@ -264,7 +264,11 @@ SPECTACULAR_SETTINGS = {
 # Modules that register actions (see docs/actions.md).
 BULK_TASK_ACTIONS = env_list(
     "BULK_TASK_ACTIONS",
-    ["bulktasks.actions.users_import", "bulktasks.actions.users_deactivate"],
+    [
+        "bulktasks.actions.users_import",
+        "bulktasks.actions.users_deactivate",
+        "bulktasks.actions.users_export",
+    ],
 )
 # Inline report lines in GET /bulk-tasks/{id} stop at this many lines of each
 # kind; the counters always give the true totals.

@@ -447,11 +447,11 @@ class TestReadingAnErrorsFileBack:
 
 @given(st.text(alphabet=st.sampled_from("'=+-@\t\r\x00a ,\""), max_size=12))
 def test_restore_undoes_neutralize_and_nothing_dangerous_is_left(cell):
-    from bulktasks.errorfile.cells import FORMULA_TRIGGERS, formula_neutralize, formula_restore
+    from core.spreadsheets import FORMULA_TRIGGERS, cell_neutralized, cell_restored
 
-    neutralized = formula_neutralize(cell)
+    neutralized = cell_neutralized(cell)
 
-    assert formula_restore(neutralized) == cell
+    assert cell_restored(neutralized) == cell
     assert neutralized[:1] not in FORMULA_TRIGGERS or neutralized == ""
 
 

@@ -68,7 +68,8 @@ const created = ok(
       form.append("action", body.action);
       form.append("override", String(body.override));
       form.append("dryRun", String(body.dryRun));
-      form.append("file", new Blob([body.file], { type: "text/csv" }), "people.csv");
+      // The form's file is optional in the type: an export (users.export) sends none.
+      form.append("file", new Blob([body.file ?? ""], { type: "text/csv" }), "people.csv");
       return form;
     },
   }),

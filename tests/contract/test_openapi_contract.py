@@ -67,6 +67,8 @@ ADDITIVE = {
     "$.data.file.expiredAt",
     # The upload's column mapping (docs/api.md, column mapping).
     "$.data.config.columns",
+    # An export's result format; left out for a task that reads a file.
+    "$.data.config.format",
 }
 # A count or line number: the contract's float, as the integer it always holds.
 WHOLE_NUMBER = {"type": "integer", "minimum": 0}

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bulktasks import demo
+from bulktasks.processing import bulk_task_process
 from tests.bulktasks.files import csv_file, people_rows
 from tests.bulktasks.workbooks import xlsx_file
 from tests.openapi import (
@@ -25,6 +26,7 @@ from tests.openapi import (
     LINES,
     LOGOUT,
     REFRESH,
+    RESULT,
     TASK,
     TASKS,
     TOKEN,
@@ -86,7 +88,8 @@ def documented_requirements(schema: dict[str, Any]) -> set[Requirement]:
     for path, method, item in operations(schema):
         for status, response in item["responses"].items():
             if "application/json" not in response.get("content", {}):
-                continue  # no body (204), or a file (errors.csv): no JSON field to require
+                # No body (204), or a file (errors.csv, an export's result): no JSON field.
+                continue
             body = response["content"]["application/json"]["schema"]
             visit(body, f"{method} {path} {status}", frozenset())
     return found
@@ -161,6 +164,15 @@ def real_responses(api_client) -> list[tuple[str, str, int, Any]]:
     assert b"".join(csv_response.streaming_content).startswith(b'\xef\xbb\xbf"email"')
     call(ERRORS_CSV, "get", api_client.get(f"{acme}/{data.other_bulk_task.id}/errors.csv"))
     call(ERRORS_CSV, "get", api_client.get(f"{acme}/nope/errors.csv"))
+    export = call(TASKS, "post", api_client.post(acme, {"action": "users.export"}))["data"]
+    call(RESULT, "get", api_client.get(f"{acme}/{export['id']}/result"))  # pending: 409
+    call(RESULT, "get", api_client.get(f"{acme}/{demo.COMPLETED_TASK_ID}/result"))  # an import
+    call(RESULT, "get", api_client.get(f"{acme}/{demo.FAILED_TASK_ID}/result"))
+    call(RESULT, "get", api_client.get(f"{acme}/{data.other_bulk_task.id}/result"))  # 404
+    bulk_task_process(bulk_task_id=export["id"])
+    downloaded = api_client.get(f"{acme}/{export['id']}/result")
+    assert downloaded.status_code == 200, downloaded.content
+    assert downloaded["Content-Type"] == "text/csv; charset=utf-8"
     call(LOGOUT, "post", api_client.post(LOGOUT, {"refresh": refreshed["refresh"]}, format="json"))
     call(LOGOUT, "post", api_client.post(LOGOUT, {"refresh": refreshed["refresh"]}, format="json"))
     api_client.credentials()

@@ -30,6 +30,7 @@ from tests.openapi import (
     LINES,
     LOGOUT,
     REFRESH,
+    RESULT,
     TASK,
     TASKS,
     TOKEN,
@@ -54,6 +55,7 @@ DOCUMENTED_ERRORS = {
     ("get", TASK): {**COMMON, **ORGANIZATION},
     ("get", LINES): {**COMMON, **ORGANIZATION},
     ("get", ERRORS_CSV): {**COMMON, **ORGANIZATION, "410": [3006]},
+    ("get", RESULT): {**COMMON, **ORGANIZATION, "409": [3007, 3008, 3009], "410": [3006]},
     ("get", TASKS): {**COMMON, **ORGANIZATION},
     ("post", TASKS): {
         **COMMON,
@@ -129,6 +131,7 @@ def test_the_schema_as_json_names_every_endpoint(api_client):
         LINES,
         CANCEL,
         ERRORS_CSV,
+        RESULT,
         TOKEN,
         REFRESH,
         LOGOUT,
@@ -186,6 +189,7 @@ def test_each_operation_documents_the_error_codes_it_can_answer_with():
         (BulkTaskViewSet, TASK, "get"),
         (BulkTaskViewSet, LINES, "get"),
         (BulkTaskErrorsCsvViewSet, ERRORS_CSV, "get"),
+        (BulkTaskViewSet, RESULT, "get"),
         (BulkTaskCollectionViewSet, TASKS, "get"),
         (BulkTaskCollectionViewSet, TASKS, "post"),
         (BulkTaskCancelViewSet, CANCEL, "post"),
@@ -231,11 +235,12 @@ def test_every_code_of_the_catalog_is_documented_except_those_of_no_operation():
 
 
 def test_every_success_is_the_envelope():
+    """Except a file download: an export's result is the file itself."""
     schema = generated_schema()
 
     for path, method, item in operations(schema):
         for status, response in item["responses"].items():
-            if int(status) >= 400:
+            if int(status) >= 400 or path == RESULT:
                 continue
             if path == ERRORS_CSV:
                 # The one file: the CSV itself, not an envelope.
@@ -381,3 +386,21 @@ def test_a_cursor_has_one_type_both_ways(path):
 
     assert parameter["schema"]["type"] == next_cursor["type"] == "string"
     assert parameter["schema"]["pattern"] == next_cursor["pattern"]
+
+
+def test_the_result_download_documents_its_three_file_types_and_no_envelope():
+    content = operation(generated_schema(), RESULT, "get")["responses"]["200"]["content"]
+
+    assert set(content) == {
+        "text/csv; charset=utf-8",
+        "application/x-ndjson",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    assert {media_type: media["schema"] for media_type, media in content.items()} == {
+        "text/csv; charset=utf-8": {"type": "string"},
+        "application/x-ndjson": {"type": "string"},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "type": "string",
+            "format": "binary",
+        },
+    }

@@ -1,0 +1,22 @@
+"""Export files: the formats a result is written in, a part per chunk, joined once at the end.
+
+See docs/processing.md ("How an export runs").
+"""
+
+from bulktasks.exports.formats import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    ROLES_SEPARATOR,
+    ExportFormat,
+    part_write,
+    result_write,
+)
+
+__all__ = [
+    "DEFAULT_FORMAT",
+    "FORMATS",
+    "ROLES_SEPARATOR",
+    "ExportFormat",
+    "part_write",
+    "result_write",
+]
