@@ -190,7 +190,7 @@ def test_a_cancelled_task_is_not_retried(acme):
     task = pending(acme, people_rows(2))
     bulk_task_cancel(bulk_task=task, cancelled_by=UserFactory(email="ops@example.com"))
 
-    with mock.patch("bulktasks.services.bulk_task_enqueue") as enqueued:
+    with mock.patch("bulktasks.services.retry.bulk_task_enqueue") as enqueued:
         retried = bulk_task_retry(bulk_task=task)
 
     assert (retried.status, retried.error) == ("failed", "Cancelled by ops@example.com")

@@ -487,7 +487,7 @@ def test_a_failed_export_retried_by_staff_keeps_its_done_chunks(acme, reference)
     bulk_task_chunk_process(chunk_id=chunks[0].pk, owner="w", dispatch=False)
     BulkTask.objects.filter(pk=task.pk).update(status="failed", error="stopped")
 
-    with mock.patch("bulktasks.services.bulk_task_enqueue"):
+    with mock.patch("bulktasks.services.retry.bulk_task_enqueue"):
         bulk_task_retry(bulk_task=BulkTask.objects.get(pk=task.pk))
     done = bulk_task_process(bulk_task_id=task.pk)
 

@@ -1,31 +1,25 @@
-"""Writes for bulk tasks: create one from an upload, cancel or retry it; processing is in ``processing``."""
+"""Create a bulk task: an upload that stores its file, or an export that will make one.
+
+Both honour an Idempotency-Key (see ``idempotency``) and queue the task once it is committed.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import IO, Any
+from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef
-from django.utils import timezone
+from django.db import IntegrityError, transaction
 
 from bulktasks import sniffing
 from bulktasks.actions import ExportAction, action_get
-from bulktasks.columns import (
-    column_mapping_check_header,
-    column_mapping_clean,
-    column_mapping_fingerprint,
-)
+from bulktasks.columns import column_mapping_check_header, column_mapping_clean
 from bulktasks.containers import ZipLimits
 from bulktasks.exports import DEFAULT_FORMAT
-from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
-from bulktasks.processing.dispatch import bulk_task_enqueue, organization_dispatch
-from bulktasks.processing.finish import counts, log_context, task_finished
+from bulktasks.models import BulkTask, IdempotencyKey
+from bulktasks.processing.dispatch import bulk_task_enqueue
 from bulktasks.readers import csv_header_cells
+from bulktasks.services.idempotency import _fingerprint, _idempotent_replay
 from bulktasks.storage import (
     bulk_task_storage,
     original_name_clean,
@@ -37,9 +31,6 @@ from bulktasks.storage import (
 )
 from bulktasks.uploads import file_sha256, max_file_size, too_large_message
 from core.exceptions import (
-    BulkTaskFinished,
-    EntityNotFound,
-    IdempotencyKeyReused,
     PayloadTooLarge,
     ServiceUnavailable,
     UnknownAction,
@@ -50,8 +41,6 @@ from core.exceptions import (
 )
 from core.ids import object_id
 from users.models import Organization, User
-
-logger = logging.getLogger(__name__)
 
 
 def bulk_task_submit(
@@ -338,58 +327,6 @@ def _known() -> list[str]:
     return action_names()
 
 
-def _fingerprint(
-    *,
-    action: str,
-    override: bool,
-    checksum: str,
-    dry_run: bool,
-    column_mapping: dict[str, str] | None,
-) -> str:
-    """What an Idempotency-Key is held to: a dry run and a real run of one file differ.
-
-    The dry run and the mapping are added only when present, so the fingerprint of
-    a plain upload is the one it had before either existed, and a key remembered
-    across an upgrade still matches its repeat.
-    """
-    parameters = f"{action}\n{override}\n{checksum}" + ("\ndry-run" if dry_run else "")
-    if column_mapping:
-        parameters += f"\ncolumns={column_mapping_fingerprint(column_mapping)}"
-    return hashlib.sha256(parameters.encode()).hexdigest()
-
-
-def _idempotent_replay(
-    organization: Organization, user: User, key: str, fingerprint: str
-) -> BulkTask | None:
-    """The task an earlier request with this key created, if the key is still fresh."""
-    cutoff = timezone.now() - timedelta(seconds=settings.BULK_TASK_IDEMPOTENCY_TTL_SECONDS)
-    record = (
-        IdempotencyKey.objects.select_related("bulk_task")
-        .filter(organization=organization, user=user, key=key)
-        .first()
-    )
-    if record is None:
-        return None
-    if record.created_at < cutoff:
-        record.delete()
-        return None
-    if record.fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            "Idempotency-Key was already used with another action, override, dryRun, "
-            "column mapping, file or format"
-        )
-    return record.bulk_task
-
-
-def idempotency_keys_flush() -> int:
-    """Forget Idempotency-Keys older than their time to live; return how many went."""
-    cutoff = timezone.now() - timedelta(seconds=settings.BULK_TASK_IDEMPOTENCY_TTL_SECONDS)
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
-    if deleted:
-        logger.info("forgot %s expired idempotency keys", deleted)
-    return deleted
-
-
 def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
     """Queue a new upload's task; if the broker is away, take the upload back and answer 503.
 
@@ -412,157 +349,3 @@ def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
     raise ServiceUnavailable(
         "The task could not be queued, so the upload was not kept; retry in a few seconds"
     )
-
-
-@transaction.atomic
-def bulk_task_cancel(*, bulk_task: BulkTask, cancelled_by: User) -> BulkTask:
-    """Stop a pending or running task: it is failed at once, its workers stop at a chunk boundary.
-
-    Chunks already committed keep their counts and report lines. A chunk in
-    flight commits nothing: its last statement adds its counters only to a task
-    still running, so it rolls back whole and its worker gives its place back.
-    Chunks waiting in the queue are taken back, and the organization's places
-    go to its other tasks at once. A task already cancelled is returned as it
-    is; one that completed or failed on its own raises ``BulkTaskFinished``.
-    """
-    # The task row first, as a chunk's transaction takes it: a chunk holding it
-    # commits before this reads the status, and one waiting for it then finds
-    # the task failed and rolls back.
-    locked = BulkTask.objects.select_for_update().filter(pk=bulk_task.pk).first()
-    if locked is None:
-        raise EntityNotFound()
-    if locked.is_cancelled:
-        return locked
-    if locked.is_finished:
-        raise BulkTaskFinished(
-            f"The task is already {locked.status}; only a pending or inProgress task can be cancelled"
-        )
-    _organization_lock(locked.organization_id)
-    now = timezone.now()
-    BulkTask.objects.filter(pk=locked.pk).update(
-        status=BulkTask.Status.FAILED,
-        error=f"Cancelled by {cancelled_by.email}",
-        cancelled_at=now,
-        cancelled_by=cancelled_by,
-        lease_owner="",
-        lease_expires_at=None,
-        finished_at=now,
-        updated_at=now,
-    )
-    # Their messages may still be in the queue: a worker starts only a queued
-    # chunk, so these find nothing to do, and no longer hold the organization's places.
-    BulkTaskChunk.objects.filter(task_id=locked.pk, status=BulkTaskChunk.Status.QUEUED).update(
-        status=BulkTaskChunk.Status.PENDING, queued_at=None
-    )
-    _report_keep_done_chunks(locked)
-    organization_dispatch(organization_id=locked.organization_id)
-    locked.refresh_from_db()
-    # A cancel is one more way a task ends: its listeners (webhooks) hear of it too.
-    task_finished(bulk_task=locked, status=BulkTask.Status.FAILED)
-    logger.info(
-        "bulk task cancelled by %s",
-        cancelled_by.email,
-        extra={**log_context(locked), **counts(locked)},
-    )
-    return locked
-
-
-def _organization_lock(organization_id: str) -> None:
-    """Take the organization's dispatch turn (see ``organization_dispatch``) until commit.
-
-    A dispatcher that queued a chunk of this task has committed by then, so the
-    chunks taken back below include it; the next one finds the task failed.
-    """
-    if connection.features.has_select_for_update:
-        list(
-            Organization.objects.select_for_update(no_key=True)
-            .filter(pk=organization_id)
-            .values_list("pk", flat=True)
-        )
-
-
-def _report_keep_done_chunks(bulk_task: BulkTask) -> None:
-    """Leave in the report only what committed chunks did.
-
-    The scan records every repeated line of the whole file before any chunk
-    runs; those lying in chunks that will now never run were not processed, so
-    they leave the report and its error count.
-    """
-    not_done = BulkTaskChunk.objects.filter(
-        task_id=bulk_task.pk,
-        first_line__lte=OuterRef("line"),
-        last_line__gte=OuterRef("line"),
-    ).exclude(status=BulkTaskChunk.Status.DONE)
-    unprocessed = BulkTaskLine.objects.filter(task_id=bulk_task.pk).filter(Exists(not_done))
-    by_kind = dict(
-        unprocessed.order_by()
-        .values_list("kind")
-        .annotate(lines=Count("pk"))
-        .values_list("kind", "lines")
-    )
-    if not by_kind:
-        return
-    unprocessed.delete()
-    BulkTask.objects.filter(pk=bulk_task.pk).update(
-        num_errors=F("num_errors") - by_kind.get(BulkTaskLine.Kind.ERRORED, 0),
-        num_skips=F("num_skips") - by_kind.get(BulkTaskLine.Kind.SKIPPED, 0),
-    )
-
-
-@transaction.atomic
-def bulk_task_retry(*, bulk_task: BulkTask) -> BulkTask:
-    """Send a failed task back to the queue; chunks already done are not applied again.
-
-    A cancelled task is left as it is: someone decided it should stop, and its
-    report no longer holds the repeated lines of the chunks it never ran. A task
-    whose file has expired cannot be processed again and is left as it is too.
-    """
-    retryable = BulkTask.objects.filter(
-        pk=bulk_task.pk,
-        status=BulkTask.Status.FAILED,
-        cancelled_at__isnull=True,
-        file_expired_at__isnull=True,
-    )
-    if not retryable.exists():
-        bulk_task.refresh_from_db()
-        return bulk_task
-    # Chunk rows first, then the task row: the order a chunk's transaction locks
-    # them in, so a retry and a chunk finishing cannot deadlock on PostgreSQL.
-    # Its chunks not done start afresh, attempts included, and wait for their turn.
-    BulkTaskChunk.objects.filter(task_id=bulk_task.pk).exclude(
-        status=BulkTaskChunk.Status.DONE
-    ).update(
-        status=BulkTaskChunk.Status.PENDING,
-        attempts=0,
-        lease_owner="",
-        lease_expires_at=None,
-        queued_at=None,
-    )
-    # The retention sweep holds the row while it deletes a task's files: this
-    # waits for it, then finds the file expired and changes nothing.
-    updated = retryable.update(
-        status=BulkTask.Status.PENDING,
-        error="",
-        attempts=0,
-        lease_owner="",
-        lease_expires_at=None,
-        finished_at=None,
-        updated_at=timezone.now(),
-    )
-    if updated:
-        transaction.on_commit(lambda: bulk_task_enqueue(bulk_task_id=bulk_task.pk))
-    else:
-        # Retried by someone else meanwhile: leave its chunks as they were.
-        transaction.set_rollback(True)
-    bulk_task.refresh_from_db()
-    return bulk_task
-
-
-def open_stored_file(bulk_task: BulkTask) -> IO[bytes]:
-    """The task's original file, for staff to download."""
-    return bulk_task_storage().open(bulk_task.file_key, "rb")
-
-
-def open_result_file(bulk_task: BulkTask) -> IO[bytes]:
-    """An export's result file, for its download."""
-    return bulk_task_storage().open(bulk_task.result_key, "rb")
