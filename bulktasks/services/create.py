@@ -149,18 +149,15 @@ def bulk_task_export_create(
                 status=BulkTask.Status.PENDING,
                 result_format=result_format,
             )
-            if idempotency_key and created_by is not None:
-                IdempotencyKey.objects.create(
-                    organization=organization,
-                    user=created_by,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    bulk_task=bulk_task,
-                )
-            if enqueue:
-                transaction.on_commit(
-                    lambda: _bulk_task_enqueue_or_withdraw(bulk_task_id=bulk_task_id, key="")
-                )
+            _bulk_task_remember_and_enqueue(
+                bulk_task=bulk_task,
+                organization=organization,
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                enqueue=enqueue,
+                key="",
+            )
     except IntegrityError:
         if idempotency_key and created_by is not None:
             replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
@@ -263,18 +260,15 @@ def bulk_task_create(
                 file_location=storage_location(provider=provider, key=key),
                 storage_provider=provider,
             )
-            if idempotency_key and created_by is not None:
-                IdempotencyKey.objects.create(
-                    organization=organization,
-                    user=created_by,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    bulk_task=bulk_task,
-                )
-            if enqueue:
-                transaction.on_commit(
-                    lambda: _bulk_task_enqueue_or_withdraw(bulk_task_id=bulk_task_id, key=key)
-                )
+            _bulk_task_remember_and_enqueue(
+                bulk_task=bulk_task,
+                organization=organization,
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                enqueue=enqueue,
+                key=key,
+            )
     except IntegrityError:
         storage.delete(key)
         if idempotency_key and created_by is not None:
@@ -325,6 +319,35 @@ def _known() -> list[str]:
     from bulktasks.actions import action_names
 
     return action_names()
+
+
+def _bulk_task_remember_and_enqueue(
+    *,
+    bulk_task: BulkTask,
+    organization: Organization,
+    created_by: User | None,
+    idempotency_key: str | None,
+    fingerprint: str,
+    enqueue: bool,
+    key: str,
+) -> None:
+    """In the transaction that created the task: record its Idempotency-Key, queue it after commit.
+
+    ``key`` is the stored file's, taken back if the task cannot be queued; an export has none.
+    """
+    if idempotency_key and created_by is not None:
+        IdempotencyKey.objects.create(
+            organization=organization,
+            user=created_by,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            bulk_task=bulk_task,
+        )
+    if enqueue:
+        bulk_task_id = bulk_task.pk
+        transaction.on_commit(
+            lambda: _bulk_task_enqueue_or_withdraw(bulk_task_id=bulk_task_id, key=key)
+        )
 
 
 def _bulk_task_enqueue_or_withdraw(*, bulk_task_id: str, key: str) -> None:
