@@ -447,7 +447,7 @@ def test_an_unexpected_error_is_a_json_500_not_an_html_page(
     def explode(**kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("bulktasks.views.bulk_task_get_with_caller", explode)
+    monkeypatch.setattr("bulktasks.views.task_detail.bulk_task_get_with_caller", explode)
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=reader_client._credentials["HTTP_AUTHORIZATION"])
 

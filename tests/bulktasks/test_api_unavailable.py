@@ -67,19 +67,25 @@ class TestDatabaseAway:
     def test_get_answers_503_whichever_layer_raised(self, member_client, organization, failure):
         task = BulkTaskFactory(organization=organization)
 
-        with mock.patch("bulktasks.views.bulk_task_get_with_caller", side_effect=failure):
+        with mock.patch(
+            "bulktasks.views.task_detail.bulk_task_get_with_caller", side_effect=failure
+        ):
             response = member_client.get(f"{URL}/{task.pk}")
 
         assert_unavailable(response)
 
     def test_the_list_answers_503(self, member_client):
-        with mock.patch("bulktasks.views.bulk_task_list", side_effect=OperationalError("gone")):
+        with mock.patch(
+            "bulktasks.views.tasks.bulk_task_list", side_effect=OperationalError("gone")
+        ):
             assert_unavailable(member_client.get(URL))
 
     def test_the_lines_answer_503(self, member_client, organization):
         task = BulkTaskFactory(organization=organization)
 
-        with mock.patch("bulktasks.views.bulk_task_lines", side_effect=InterfaceError("closed")):
+        with mock.patch(
+            "bulktasks.views.lines.bulk_task_lines", side_effect=InterfaceError("closed")
+        ):
             assert_unavailable(member_client.get(f"{URL}/{task.pk}/lines"))
 
     def test_loading_the_caller_and_organization_answers_503_not_invalid_token(self, member_client):
@@ -106,7 +112,7 @@ class TestDatabaseAway:
 
     def test_the_message_never_carries_the_driver_error(self, member_client):
         with mock.patch(
-            "bulktasks.views.bulk_task_list",
+            "bulktasks.views.tasks.bulk_task_list",
             side_effect=OperationalError('password authentication failed for user "secret"'),
         ):
             response = member_client.get(URL)
