@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bulktasks.actions import ExportAction, action_get
 from bulktasks.exports import DEFAULT_FORMAT, FORMATS
+from bulktasks.management.progress import ProgressBar, bulk_task_run, created_by_get
 from bulktasks.models import BulkTask, BulkTaskChunk
-from bulktasks.processing import bulk_task_process
 from bulktasks.services import bulk_task_export_create, open_result_file
 from core.exceptions import ServiceError
-from users.models import User
 from users.selectors import organization_get
-
-BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
@@ -42,13 +38,7 @@ class Command(BaseCommand):
             raise CommandError(f"No organization {options['organization']!r}")
         if not isinstance(action_get(options["action"]), ExportAction):
             raise CommandError(f"{options['action']!r} is not an action that exports a file")
-        created_by = None
-        if options["created_by"]:
-            created_by = User.objects.filter(
-                email=User.objects.normalize_email(options["created_by"])
-            ).first()
-            if created_by is None:
-                raise CommandError(f"No user {options['created_by']!r}")
+        created_by = created_by_get(options["created_by"])
         try:
             bulk_task, _ = bulk_task_export_create(
                 organization=organization,
@@ -61,11 +51,10 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
         self.stderr.write(f"Task {bulk_task.pk}: {options['action']} of {organization.slug}")
-        started = time.monotonic()
-        finished = bulk_task_process(bulk_task_id=bulk_task.pk, progress=self._progress)
-        elapsed = time.monotonic() - started
-        self.stderr.write("")
-        bulk_task = finished or BulkTask.objects.get(pk=bulk_task.pk)
+        self._bar = ProgressBar(self.stderr)
+        bulk_task, elapsed = bulk_task_run(
+            bulk_task=bulk_task, progress=self._progress, stream=self.stderr
+        )
         if bulk_task.status != BulkTask.Status.COMPLETED:
             raise CommandError(f"Task {bulk_task.status}: {bulk_task.error}")
         with open_result_file(bulk_task) as stored, output.open("wb") as written:
@@ -83,24 +72,11 @@ class Command(BaseCommand):
             )
         )
 
-    _last_shown = -1.0
-
     def _progress(self, bulk_task: BulkTask) -> None:
         """Chunks done out of chunks: an export's rows are known only as they are written."""
         chunks = BulkTaskChunk.objects.filter(task_id=bulk_task.pk)
         total = chunks.count() or 1
         done = chunks.filter(status=BulkTaskChunk.Status.DONE).count()
-        tty = self.stderr.isatty()
-        # Redraw a terminal's bar freely; a log gets a line every 10%.
-        step = 0.0 if tty else 10.0
-        percent = 100 * done / total
-        if percent - self._last_shown < step and done < total:
-            return
-        self._last_shown = percent
-        filled = int(BAR_WIDTH * done / total)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        text = f"[{bar}] {bulk_task.num_items} rows, {done}/{total} chunks ({100 * done // total}%)"
-        if tty:
-            self.stderr.write(f"\r{text}", ending="")
-        else:
-            self.stderr.write(text)
+        self._bar.show(
+            done=done, total=total, label=f"{bulk_task.num_items} rows, {done}/{total} chunks"
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,11 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bulktasks.columns import column_mapping_parse
+from bulktasks.management.progress import ProgressBar, bulk_task_run, created_by_get
 from bulktasks.models import BulkTask
-from bulktasks.processing import bulk_task_process
 from bulktasks.services import bulk_task_create
 from core.exceptions import ServiceError
-from users.models import User
 from users.selectors import organization_get
-
-BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
@@ -53,13 +49,7 @@ class Command(BaseCommand):
         organization = organization_get(id_or_slug=options["organization"])
         if organization is None:
             raise CommandError(f"No organization {options['organization']!r}")
-        created_by = None
-        if options["created_by"]:
-            created_by = User.objects.filter(
-                email=User.objects.normalize_email(options["created_by"])
-            ).first()
-            if created_by is None:
-                raise CommandError(f"No user {options['created_by']!r}")
+        created_by = created_by_get(options["created_by"])
 
         with path.open("rb") as handle:
             upload = File(handle, name=path.name)
@@ -82,34 +72,18 @@ class Command(BaseCommand):
 
         dry_run = " (dry run: nothing will be written)" if bulk_task.dry_run else ""
         self.stderr.write(f"Task {bulk_task.pk}: {path.name} for {organization.slug}{dry_run}")
-        started = time.monotonic()
-        finished = bulk_task_process(bulk_task_id=bulk_task.pk, progress=self._progress)
-        elapsed = time.monotonic() - started
-        self.stderr.write("")
-        bulk_task = finished or BulkTask.objects.get(pk=bulk_task.pk)
+        self._bar = ProgressBar(self.stderr)
+        bulk_task, elapsed = bulk_task_run(
+            bulk_task=bulk_task, progress=self._progress, stream=self.stderr
+        )
         self._report(bulk_task, elapsed)
         if bulk_task.status == BulkTask.Status.FAILED:
             raise CommandError(f"Task failed: {bulk_task.error}")
 
-    _last_shown = -1.0
-
     def _progress(self, bulk_task: BulkTask) -> None:
         total = bulk_task.num_items or 1
         done = bulk_task.num_done
-        tty = self.stderr.isatty()
-        # Redraw a terminal's bar freely; a log gets a line every 10%.
-        step = 0.0 if tty else 10.0
-        percent = 100 * done / total
-        if percent - self._last_shown < step and done < total:
-            return
-        self._last_shown = percent
-        filled = int(BAR_WIDTH * done / total)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        text = f"[{bar}] {done}/{bulk_task.num_items} lines ({100 * done // total}%)"
-        if tty:
-            self.stderr.write(f"\r{text}", ending="")
-        else:
-            self.stderr.write(text)
+        self._bar.show(done=done, total=total, label=f"{done}/{bulk_task.num_items} lines")
 
     def _report(self, bulk_task: BulkTask, elapsed: float) -> None:
         rate = bulk_task.num_done / elapsed if elapsed > 0 else 0.0
