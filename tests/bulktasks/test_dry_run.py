@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -277,35 +275,12 @@ def test_a_failed_dry_run_retried_stays_a_dry_run(acme):
 # --- A person created meanwhile: the chunk is applied again ---------------------------------
 
 
-@pytest.fixture
-def after_first_lookup(monkeypatch) -> Callable[[Callable[[], None]], list[int]]:
-    """Run a function once, after the first lookup of known people and before any insert."""
-
-    def install(interleave: Callable[[], None]) -> list[int]:
-        original = users_import._people_known
-        lookups: list[int] = []
-        owner = threading.get_ident()
-
-        def lookup(**kwargs: Any) -> Any:
-            known = original(**kwargs)
-            if threading.get_ident() == owner:
-                lookups.append(len(known))
-                if len(lookups) == 1:
-                    interleave()
-            return known
-
-        monkeypatch.setattr(users_import, "_people_known", lookup)
-        return lookups
-
-    return install
-
-
 def test_a_collision_in_a_dry_run_applies_the_chunk_again_and_still_writes_nothing(
-    acme, after_first_lookup
+    acme, between_lookup_and_insert
 ):
     # Created inside the chunk's savepoint: the insert collides, the rollback takes
     # both away, and the second try decides afresh.
-    lookups = after_first_lookup(lambda: User.objects.create(email="person2@example.com"))
+    lookups = between_lookup_and_insert(lambda: User.objects.create(email="person2@example.com"))
 
     task = processed(pending(acme, people_rows(3), dry_run=True))
 
@@ -320,7 +295,7 @@ def test_a_collision_in_a_dry_run_applies_the_chunk_again_and_still_writes_nothi
 )
 @pytest.mark.django_db(transaction=True)
 def test_a_dry_run_racing_a_real_import_reports_what_a_real_run_then_would(
-    after_first_lookup,
+    between_lookup_and_insert,
 ):
     organization = OrganizationFactory()
     dry = pending(organization, people_rows(3), dry_run=True)
@@ -345,7 +320,7 @@ def test_a_dry_run_racing_a_real_import_reports_what_a_real_run_then_would(
     # The real import commits the three people while the dry run sits between
     # its lookup (nobody known) and its inserts: the dry run collides, applies
     # its chunk again, and finds them members.
-    lookups = after_first_lookup(import_in_another_thread)
+    lookups = between_lookup_and_insert(import_in_another_thread)
 
     finished = processed(dry)
 

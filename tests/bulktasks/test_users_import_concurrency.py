@@ -7,13 +7,10 @@ again; the report then says exactly what the second try did, once per line.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection, connections
 
-from bulktasks.actions import users_import
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing import bulk_task_process
 from tests.bulktasks.files import people_rows
@@ -23,32 +20,6 @@ from users.models import Membership, User
 
 ROWS = people_rows(3)  # person1..3@example.com, lines 2..4
 RACED = "person2@example.com"
-
-
-@pytest.fixture
-def between_lookup_and_insert(monkeypatch) -> Callable[[Callable[[], None]], list[int]]:
-    """Run a function once, right after the first lookup of known people and before any insert.
-
-    Returns the list of lookups made, so that a test can see the chunk ran twice.
-    """
-
-    def install(interleave: Callable[[], None]) -> list[int]:
-        original = users_import._people_known
-        lookups: list[int] = []
-        owner = threading.get_ident()
-
-        def lookup(**kwargs: Any) -> Any:
-            known = original(**kwargs)
-            if threading.get_ident() == owner:
-                lookups.append(len(known))
-                if len(lookups) == 1:
-                    interleave()
-            return known
-
-        monkeypatch.setattr(users_import, "_people_known", lookup)
-        return lookups
-
-    return install
 
 
 @pytest.mark.django_db
