@@ -150,13 +150,7 @@ def bulk_task_export_create(
                 result_format=result_format,
             )
             _bulk_task_remember_and_enqueue(
-                bulk_task=bulk_task,
-                organization=organization,
-                created_by=created_by,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                enqueue=enqueue,
-                key="",
+                bulk_task, idempotency_key, fingerprint, enqueue=enqueue, key=""
             )
     except IntegrityError:
         if idempotency_key and created_by is not None:
@@ -261,13 +255,7 @@ def bulk_task_create(
                 storage_provider=provider,
             )
             _bulk_task_remember_and_enqueue(
-                bulk_task=bulk_task,
-                organization=organization,
-                created_by=created_by,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                enqueue=enqueue,
-                key=key,
+                bulk_task, idempotency_key, fingerprint, enqueue=enqueue, key=key
             )
     except IntegrityError:
         storage.delete(key)
@@ -322,23 +310,16 @@ def _known() -> list[str]:
 
 
 def _bulk_task_remember_and_enqueue(
-    *,
-    bulk_task: BulkTask,
-    organization: Organization,
-    created_by: User | None,
-    idempotency_key: str | None,
-    fingerprint: str,
-    enqueue: bool,
-    key: str,
+    bulk_task: BulkTask, idempotency_key: str | None, fingerprint: str, *, enqueue: bool, key: str
 ) -> None:
     """In the transaction that created the task: record its Idempotency-Key, queue it after commit.
 
     ``key`` is the stored file's, taken back if the task cannot be queued; an export has none.
     """
-    if idempotency_key and created_by is not None:
+    if idempotency_key and bulk_task.created_by_id is not None:
         IdempotencyKey.objects.create(
-            organization=organization,
-            user=created_by,
+            organization_id=bulk_task.organization_id,
+            user_id=bulk_task.created_by_id,
             key=idempotency_key,
             fingerprint=fingerprint,
             bulk_task=bulk_task,
