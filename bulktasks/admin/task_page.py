@@ -23,6 +23,7 @@ ADMIN_REPORT_LINES = 50
 # The report's two line tables: the query parameters of their cursors, and their kind.
 _LINE_KINDS = (("errored", BulkTaskLine.Kind.ERRORED), ("skipped", BulkTaskLine.Kind.SKIPPED))
 
+
 def _cursor(query: QueryDict, name: str) -> int | None:
     """A line-number cursor from the query string; anything but a positive integer is none."""
     value = query.get(name, "")
@@ -175,7 +176,9 @@ class TaskPage(TaskPermissions):
         for prefix, kind in _LINE_KINDS:
             after = _cursor(request.GET, f"{prefix}_after")
             before = _cursor(request.GET, f"{prefix}_before")
-            total = bulk_task.num_errors if kind == BulkTaskLine.Kind.ERRORED else bulk_task.num_skips
+            total = (
+                bulk_task.num_errors if kind == BulkTaskLine.Kind.ERRORED else bulk_task.num_skips
+            )
             if after is None and before is None and not total:
                 # The counters say there is none: no query. (A running task's
                 # lines may run ahead of its counters by a chunk; the next
@@ -243,9 +246,7 @@ class TaskPage(TaskPermissions):
                 {
                     "can_cancel": not obj.is_finished and self.has_cancel_permission(request),
                     "progress": task_progress(obj),
-                    "progress_url": reverse(
-                        "admin:bulktasks_bulktask_progress", args=[obj.pk]
-                    ),
+                    "progress_url": reverse("admin:bulktasks_bulktask_progress", args=[obj.pk]),
                     "report_tables": self.report_lines(request, obj),
                     "report_lines_limit": ADMIN_REPORT_LINES,
                     "file_links": links,

@@ -39,7 +39,9 @@ def table_lines(html: str, table_id: str) -> list[int]:
 
 def page_link(html: str, table: str, rel: str) -> str | None:
     """The href of one pager link (rel first, prev or next) under a table, or None."""
-    nav = re.search(rf'<nav class="task-lines-pages" id="{table}-pages"[^>]*>(.*?)</nav>', html, re.S)
+    nav = re.search(
+        rf'<nav class="task-lines-pages" id="{table}-pages"[^>]*>(.*?)</nav>', html, re.S
+    )
     if nav is None:
         return None
     link = re.search(rf'<a href="([^"]*)" rel="{rel}">', nav.group(1))

@@ -62,7 +62,9 @@ def test_the_report_and_the_first_errored_line_fit_the_first_screen_of_a_laptop(
         num_errors=75,
     )
     BulkTaskLine.objects.bulk_create(
-        BulkTaskLineFactory.build(task=cancelled, line=line, reason=f"email: duplicate of line {line - 1}")
+        BulkTaskLineFactory.build(
+            task=cancelled, line=line, reason=f"email: duplicate of line {line - 1}"
+        )
         for line in range(10, 85)
     )
     page.set_viewport_size(LAPTOP)
@@ -93,7 +95,7 @@ def test_the_report_and_the_first_errored_line_fit_the_first_screen_of_a_laptop(
 
 # --- Following a running task --------------------------------------------------------------
 
-LINES = 3000
+LINES = 5000
 CHUNK_SIZE = 25
 
 
