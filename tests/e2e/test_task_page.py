@@ -80,6 +80,10 @@ def test_the_report_and_the_first_errored_line_fit_the_first_screen_of_a_laptop(
         assert report_counts(page)["errored"] == errored
         assert table_rows(page.locator("#errored-lines"))[0] == first_line
         assert page.evaluate("window.scrollY") == 0
+        if status == "Completed":
+            # No error, no empty error box; the finished notice is for a page that saw it finish.
+            expect(page.locator("#task-error")).to_be_hidden()
+            expect(page.locator("#task-finished-notice")).to_be_hidden()
         for part in ("#task-status", "#task-counts", "#errored-lines tbody tr:first-child"):
             assert bottom(page, part) <= LAPTOP["height"], f"{part} is below the first screen"
     expect(page.locator("#task-error")).to_have_text("Cancelled by ops@acme.example")
@@ -164,6 +168,10 @@ def test_a_running_task_page_counts_up_on_its_own_until_the_workers_complete_it(
         "errored": str(task.num_errors),
     }
     assert task.num_errors > 0
+    # The line tables quote the new totals too; their rows come with a reload.
+    expect(page.locator('#errored-lines-title [data-count="errored"]')).to_have_text(
+        str(task.num_errors)
+    )
     # The reload the notice offers brings the lines the workers recorded.
     page.locator("#task-finished-notice a").click()
     expect(page.locator("#errored-lines tbody tr").first).to_contain_text("email: ")

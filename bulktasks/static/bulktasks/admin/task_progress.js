@@ -39,6 +39,10 @@
     setText("task-total", progress.total);
     for (const [name, value] of Object.entries(progress.counts)) {
       setText("count-" + name, value);
+      // The totals the line tables quote; their rows come with a reload.
+      for (const element of document.querySelectorAll('[data-count="' + name + '"]')) {
+        element.textContent = String(value);
+      }
     }
     const error = document.getElementById("task-error");
     if (error) {
