@@ -7,7 +7,7 @@ uploaded file chunk by chunk while the page, left alone, shows the count go up.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from django.utils import timezone
@@ -44,7 +44,7 @@ def bottom(page: Page, selector: str) -> float:
 
 
 def test_the_report_and_the_first_errored_line_fit_the_first_screen_of_a_laptop(
-    page: Page, staff: User, screenshot: Callable[[Page, str], None]
+    page: Page, staff: User
 ) -> None:
     demo.demo_seed()
     # The longest head a report has: a cancelled dry run, its error, every file link.
@@ -94,7 +94,6 @@ def test_the_report_and_the_first_errored_line_fit_the_first_screen_of_a_laptop(
     expect(page.locator(".field-file_checksum")).to_be_hidden()
     page.locator("summary", has_text="File").click()
     expect(page.locator(".field-file_checksum")).to_be_visible()
-    screenshot(page, "admin-task-page-cancelled")
 
 
 # --- Following a running task --------------------------------------------------------------
