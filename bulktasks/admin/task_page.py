@@ -27,7 +27,16 @@ _LINE_KINDS = (("errored", BulkTaskLine.Kind.ERRORED), ("skipped", BulkTaskLine.
 def _cursor(query: QueryDict, name: str) -> int | None:
     """A line-number cursor from the query string; anything but a positive integer is none."""
     value = query.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**31 else None
+
+
+def _without(query: QueryDict, prefix: str) -> QueryDict:
+    """The query string without one table's cursor: that table's first page."""
+    params = query.copy()
+    params.pop(f"{prefix}_after", None)
+    params.pop(f"{prefix}_before", None)
+    return params
 
 
 def _page_link(query: QueryDict, prefix: str, key: str, line: int) -> str:
@@ -180,9 +189,7 @@ class TaskPage(TaskPermissions):
                 bulk_task.num_errors if kind == BulkTaskLine.Kind.ERRORED else bulk_task.num_skips
             )
             if after is None and before is None and not total:
-                # The counters say there is none: no query. (A running task's
-                # lines may run ahead of its counters by a chunk; the next
-                # look shows them.)
+                # The counters say there is none: no query, as the API's head does.
                 page = LinesPage(lines=[], previous_before=None, next_after=None)
             else:
                 page = bulk_task_lines_page(
@@ -255,11 +262,3 @@ class TaskPage(TaskPermissions):
         return super().render_change_form(
             request, context, add=add, change=change, form_url=form_url, obj=obj
         )
-
-
-def _without(query: QueryDict, prefix: str) -> QueryDict:
-    """The query string without one table's cursor: that table's first page."""
-    params = query.copy()
-    params.pop(f"{prefix}_after", None)
-    params.pop(f"{prefix}_before", None)
-    return params

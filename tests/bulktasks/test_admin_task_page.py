@@ -287,7 +287,7 @@ def test_a_page_past_the_last_line_is_empty_and_leads_back(staff_client: Client)
     assert table_lines(last.decode(), "errored-lines") == list(range(72, 122))
 
 
-@pytest.mark.parametrize("cursor", ["abc", "-5", "0", "1e9", "99999999999999"])
+@pytest.mark.parametrize("cursor", ["abc", "-5", "0", "1e9", "99999999999999", "\u00b2", "\u0663"])
 def test_a_malformed_cursor_shows_the_first_page(staff_client: Client, cursor: str) -> None:
     task = errored_task(60)
 
