@@ -317,3 +317,13 @@ def test_a_page_of_lines_costs_the_same_queries_for_a_short_and_a_long_report(
     assert len(line_reads) == 2
     assert all("LIMIT" in sql and "OFFSET" not in sql for sql in line_reads)
     assert not any("COUNT(" in sql.upper() and lines_table in sql for sql in long)
+
+
+def test_a_page_before_the_first_line_is_the_first_page(staff_client: Client) -> None:
+    task = errored_task(60)
+
+    content = staff_client.get(change_url(task), {"errored_before": "2"}).content.decode()
+
+    assert table_lines(content, "errored-lines") == list(range(2, 52))
+    assert page_link(content, "errored", "prev") is None
+    assert page_link(content, "errored", "next") == "?errored_after=51"
