@@ -251,3 +251,59 @@ def bulk_task_lines(
         lines = lines.filter(kind=kind)
     page = list(lines.order_by("line").only("kind", "line", "reason")[: limit + 1])
     return page[:limit], len(page) > limit
+
+
+@dataclass(frozen=True, slots=True)
+class LinesPage:
+    """One page of a report's lines of one kind, and the cursors of the pages around it."""
+
+    lines: list[tuple[int, str]]
+    # ``before`` for the previous page (its first line), ``after`` for the next
+    # (its last line); None where there is no such page.
+    previous_before: int | None
+    next_after: int | None
+
+
+def bulk_task_lines_page(
+    *,
+    bulk_task: BulkTask,
+    kind: int,
+    limit: int,
+    after_line: int = 0,
+    before_line: int | None = None,
+) -> LinesPage:
+    """A page of up to ``limit`` lines of one kind, after or before a line number, in line order.
+
+    A keyset page on the (task, kind, line) index: the page itself is one range
+    scan that stops at ``limit + 1`` rows, and whether a page lies the other way
+    is one more probe of the same index, asked only when a cursor was given. So
+    the last page of a million lines costs what the first does, which an OFFSET
+    could not promise.
+    """
+    lines = BulkTaskLine.objects.filter(task_id=bulk_task.pk, kind=kind)
+    if before_line is not None:
+        rows = list(
+            lines.filter(line__lt=before_line)
+            .order_by("-line")
+            .values_list("line", "reason")[: limit + 1]
+        )
+        page = rows[:limit][::-1]
+        if not page:
+            # Nothing before the cursor: the first page is what there is.
+            return bulk_task_lines_page(bulk_task=bulk_task, kind=kind, limit=limit)
+        has_previous = len(rows) > limit
+        has_next = lines.filter(line__gte=before_line).exists()
+    else:
+        rows = list(
+            lines.filter(line__gt=after_line)
+            .order_by("line")
+            .values_list("line", "reason")[: limit + 1]
+        )
+        page = rows[:limit]
+        has_next = len(rows) > limit
+        has_previous = after_line > 0 and lines.filter(line__lte=after_line).exists()
+    return LinesPage(
+        lines=page,
+        previous_before=(page[0][0] if page else after_line + 1) if has_previous else None,
+        next_after=page[-1][0] if has_next and page else None,
+    )

@@ -43,6 +43,11 @@ class BulkTaskAdmin(TaskList, TaskPage, TaskFiles, TaskUpload, TaskControls, Rea
                 name="bulktasks_bulktask_cancel",
             ),
             path(
+                "<str:object_id>/progress.json",
+                self.admin_site.admin_view(self.progress_view),
+                name="bulktasks_bulktask_progress",
+            ),
+            path(
                 "<str:object_id>/result/",
                 self.admin_site.admin_view(self.result_view),
                 name="bulktasks_bulktask_result",

@@ -194,7 +194,7 @@ def test_change_page_shows_file_metadata_and_counters(staff_client: Client) -> N
         assert value in content
     for counter in ("4321", "4000", "310"):
         assert counter in content
-    assert "7 skipped and 4 errored lines in all." in content
+    assert "7 skipped and 4 errored lines in all." in re.sub(r"<[^>]+>", "", content)
 
 
 def test_change_page_lists_skipped_and_errored_lines_in_line_order_with_reasons(
@@ -235,7 +235,7 @@ def test_change_page_says_so_when_a_task_has_no_report_lines(staff_client: Clien
     assert "No skipped lines." in content
 
 
-def test_change_page_shows_only_the_first_200_errored_lines(staff_client: Client) -> None:
+def test_change_page_shows_the_first_page_of_50_errored_lines(staff_client: Client) -> None:
     total = ADMIN_REPORT_LINES + 50
     task = BulkTaskFactory(status=BulkTask.Status.COMPLETED, num_errors=total)
     BulkTaskLine.objects.bulk_create(
@@ -247,10 +247,10 @@ def test_change_page_shows_only_the_first_200_errored_lines(staff_client: Client
 
     assert response.status_code == 200
     rows = table_rows(response.content.decode(), "errored-lines")
-    assert ADMIN_REPORT_LINES == 200
-    assert len(rows) == ADMIN_REPORT_LINES
+    assert ADMIN_REPORT_LINES == 50
     assert rows == [(line, f"reason {line}") for line in range(2, ADMIN_REPORT_LINES + 2)]
-    assert f"Errored lines ({ADMIN_REPORT_LINES} shown)" in response.content.decode()
+    text = re.sub(r"<[^>]+>", "", response.content.decode())
+    assert f"Errored lines ({ADMIN_REPORT_LINES} shown of {total})" in text
 
 
 # --- Tasks are read-only -------------------------------------------------------------------

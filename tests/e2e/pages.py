@@ -24,3 +24,11 @@ def table_rows(table: Locator) -> list[list[str]]:
         [cell.strip() for cell in row.locator("td, th").all_inner_texts()]
         for row in table.locator("tbody tr").all()
     ]
+
+
+def report_counts(page: Page) -> dict[str, str]:
+    """The five counts at the head of a task page's report, as shown."""
+    return {
+        name: page.locator(f"#count-{name}").inner_text().strip()
+        for name in ("items", "inserted", "updated", "skipped", "errored")
+    }

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from bulktasks import demo
 from bulktasks.models import BulkTask
 from config.celery import app as celery_app
-from tests.e2e.pages import field, log_in, table_rows
+from tests.e2e.pages import field, log_in, report_counts, table_rows
 from tests.factories import DEFAULT_PASSWORD
 from tests.workers import Worker, start_worker, wait_for
 from users import catalog
@@ -129,8 +129,8 @@ def test_a_task_page_shows_the_line_number_and_reason_of_each_errored_line(
     team_row.get_by_role("link", name=demo.COMPLETED_TASK_ID).click()
 
     expect(page).to_have_url(re.compile(rf"{CHANGELIST}{demo.COMPLETED_TASK_ID}/change/$"))
-    expect(field(page, "status")).to_have_text("Completed")
-    expect(field(page, "num_errors")).to_have_text("3")
+    expect(page.locator("#task-status")).to_have_text("Completed")
+    expect(page.locator("#count-errored")).to_have_text("3")
     expect(page.locator("#report-lines")).to_contain_text("1 skipped and 3 errored lines in all")
     assert table_rows(page.locator("#errored-lines")) == [
         ["5", "email: duplicate of line 3"],
@@ -196,21 +196,17 @@ def test_uploading_a_csv_starts_a_task_that_a_worker_completes(
 
     def completed_after_reload() -> bool:
         page.reload()
-        return field(page, "status").inner_text().strip() == "Completed"
+        return page.locator("#task-status").inner_text().strip() == "Completed"
 
     # What a person does while the worker runs: reload the page now and then.
     wait_for(completed_after_reload, timeout=60, interval=0.25)
 
-    counts = {
-        name: field(page, name).inner_text().strip()
-        for name in ("num_items", "num_inserts", "num_updates", "num_skips", "num_errors")
-    }
-    assert counts == {
-        "num_items": "4",
-        "num_inserts": "2",
-        "num_updates": "0",
-        "num_skips": "0",
-        "num_errors": "2",
+    assert report_counts(page) == {
+        "items": "4",
+        "inserted": "2",
+        "updated": "0",
+        "skipped": "0",
+        "errored": "2",
     }
     assert table_rows(page.locator("#errored-lines")) == [
         ["3", "email: 'not-an-email' is not a valid e-mail address"],
