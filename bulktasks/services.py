@@ -22,6 +22,7 @@ from bulktasks.columns import (
 )
 from bulktasks.containers import ZipLimits
 from bulktasks.exports import DEFAULT_FORMAT
+from bulktasks.exports.limits import export_rows_check
 from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
 from bulktasks.processing.dispatch import bulk_task_enqueue, organization_dispatch
 from bulktasks.processing.finish import counts, log_context, task_finished
@@ -149,6 +150,7 @@ def bulk_task_export_create(
         replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
+    export_rows_check(action=handler, organization_id=organization.pk, result_format=result_format)
     bulk_task_id = object_id()
     try:
         with transaction.atomic():

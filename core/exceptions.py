@@ -119,6 +119,12 @@ class InvalidColumnMapping(ServiceError):
     error = errors.INVALID_COLUMN_MAPPING
 
 
+class ExportTooLarge(ServiceError):
+    """An export asked for in a format that cannot hold all its rows (an XLSX sheet's limit)."""
+
+    error = errors.EXPORT_TOO_LARGE
+
+
 class IdempotencyKeyReused(ServiceError):
     """The same Idempotency-Key came with a different action, option or file."""
 

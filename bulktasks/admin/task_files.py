@@ -100,8 +100,16 @@ class TaskFiles(TaskPermissions):
                 downloaded_by=request.user,  # type: ignore[arg-type]
                 ip_address=client_address(request),
             )
+        except FileExpired:
+            # As the API answers (410): the result was made, and is no longer stored.
+            return HttpResponseGone(
+                "The result is no longer stored.", content_type="text/plain; charset=utf-8"
+            )
         except ServiceError as exc:
             raise Http404(exc.message) from exc
+        except OSError as exc:
+            # The storage refused or failed the read: a page that says so, not a 500.
+            raise Http404("The result could not be read from the file storage.") from exc
         return FileResponse(
             result.stream, as_attachment=True, filename=result.name, content_type=result.mimetype
         )
