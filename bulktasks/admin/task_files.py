@@ -8,6 +8,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponseGone,
+    HttpResponseNotFound,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -107,9 +108,12 @@ class TaskFiles(TaskPermissions):
             )
         except ServiceError as exc:
             raise Http404(exc.message) from exc
-        except OSError as exc:
+        except OSError:
             # The storage refused or failed the read: a page that says so, not a 500.
-            raise Http404("The result could not be read from the file storage.") from exc
+            return HttpResponseNotFound(
+                "The result could not be read from the file storage; try again later.",
+                content_type="text/plain; charset=utf-8",
+            )
         return FileResponse(
             result.stream, as_attachment=True, filename=result.name, content_type=result.mimetype
         )
