@@ -51,6 +51,7 @@ RESULT_NOT_PRODUCED = ErrorSpec(3008, 409, "Bulk task failed: it has no result")
 NO_RESULT_FILE = ErrorSpec(3009, 409, "Bulk task has no result file")
 WEBHOOK_ENDPOINT_EXISTS = ErrorSpec(3010, 409, "Webhook endpoint already registered")
 WEBHOOK_ENDPOINTS_LIMIT = ErrorSpec(3011, 409, "Too many webhook endpoints")
+NO_ERRORS_FILE = ErrorSpec(3012, 409, "Bulk task has no errors file")
 
 # 4xxx: authentication and authorization.
 INVALID_CREDENTIALS = ErrorSpec(4001, 401, "Invalid credentials")

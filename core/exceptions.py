@@ -189,3 +189,9 @@ class NoResultFile(ServiceError):
     """The task's action produces no file (an import): there is no result to download."""
 
     error = errors.NO_RESULT_FILE
+
+
+class NoErrorsFile(ServiceError):
+    """The task reads no file (an export): it has no errored lines to download."""
+
+    error = errors.NO_ERRORS_FILE

@@ -73,6 +73,8 @@ class TaskFiles(TaskPermissions):
                 "The original file has expired and is no longer stored.",
                 content_type="text/plain; charset=utf-8",
             )
+        except ServiceError as exc:
+            raise Http404(exc.message) from exc
         bulk_task_file_download_record(
             bulk_task=bulk_task,
             downloaded_by=request.user,  # type: ignore[arg-type]

@@ -330,6 +330,25 @@ def test_a_completed_export_streams_its_file_as_an_attachment(
         assert "Zoë".encode() in content
 
 
+@pytest.mark.parametrize("accept", ["text/csv", "*/*"])
+def test_an_export_has_no_errors_file_409_3012(client, people, accept):
+    task_id = export(client).json()["data"]["id"]
+    finished(task_id)
+
+    response = client.get(f"{URL}/{task_id}/errors.csv", HTTP_ACCEPT=accept)
+
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "status": False,
+        "error": {
+            "code": 3012,
+            "message": "Bulk task has no errors file: an export reads no file, so it has no "
+            "errored lines; download its result from .../result",
+        },
+    }
+
+
 def test_the_task_reports_the_rows_written(client, people):
     task_id = export(client).json()["data"]["id"]
     finished(task_id)

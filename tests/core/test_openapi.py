@@ -54,7 +54,7 @@ BODY = {"411": [1010], "413": [1006], "415": [1004]}
 DOCUMENTED_ERRORS = {
     ("get", TASK): {**COMMON, **ORGANIZATION},
     ("get", LINES): {**COMMON, **ORGANIZATION},
-    ("get", ERRORS_CSV): {**COMMON, **ORGANIZATION, "410": [3006]},
+    ("get", ERRORS_CSV): {**COMMON, **ORGANIZATION, "409": [3012], "410": [3006]},
     ("get", RESULT): {**COMMON, **ORGANIZATION, "409": [3007, 3008, 3009], "410": [3006]},
     ("get", TASKS): {**COMMON, **ORGANIZATION},
     ("post", TASKS): {
