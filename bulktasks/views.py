@@ -60,7 +60,7 @@ from core.exceptions import (
     PermissionDenied,
     ValidationFailed,
 )
-from core.openapi import raises
+from core.openapi import never_raises, raises
 from core.params import query_params_validate
 from core.responses import envelope, envelope_rendered
 from users import catalog
@@ -358,17 +358,36 @@ class BulkTaskViewSet(OrganizationViewSet):
             "`<organization slug>-<title>-<bulkTaskId>.<csv|jsonl|xlsx>`. A task still "
             "`pending` or `inProgress` is 409 (3007): poll the task, then retry; a failed "
             "export is 409 (3008); a task of an action that produces no file (an import) "
-            "is 409 (3009). Errors are JSON whatever the `Accept` header asks."
+            "is 409 (3009). The file is sent whatever the `Accept` header asks (never "
+            "406); errors are JSON."
         ),
+        parameters=[
+            OpenApiParameter(
+                "Content-Disposition",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                response=[200],
+                description=(
+                    '`attachment; filename="<organization slug>-<title>-<bulkTaskId>'
+                    '.<csv|jsonl|xlsx>"`, e.g. `acme-users-65a0c0ffee0123456789abcd.csv`.'
+                ),
+            )
+        ],
         responses={
             # CSV and JSON Lines are text (UTF-8), an XLSX workbook is binary.
             (200, export.mimetype): OpenApiResponse(
                 response=OpenApiTypes.BINARY if export.name == "xlsx" else OpenApiTypes.STR,
-                description="The result file, as an attachment.",
+                description=(
+                    "The result file, as an attachment: for `format=csv` CSV with a header "
+                    "row, for `jsonl` one JSON object a line, for `xlsx` a workbook of one "
+                    "sheet with a header row; the media type says which."
+                ),
             )
             for export in FORMATS.values()
         },
     )
+    @never_raises(errors.NOT_ACCEPTABLE)
     @raises(
         errors.FILE_EXPIRED,
         errors.RESULT_NOT_READY,
