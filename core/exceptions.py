@@ -119,6 +119,12 @@ class InvalidColumnMapping(ServiceError):
     error = errors.INVALID_COLUMN_MAPPING
 
 
+class ExportTooLarge(ServiceError):
+    """An export asked for in a format that cannot hold all its rows (an XLSX sheet's limit)."""
+
+    error = errors.EXPORT_TOO_LARGE
+
+
 class IdempotencyKeyReused(ServiceError):
     """The same Idempotency-Key came with a different action, option or file."""
 
@@ -183,3 +189,9 @@ class NoResultFile(ServiceError):
     """The task's action produces no file (an import): there is no result to download."""
 
     error = errors.NO_RESULT_FILE
+
+
+class NoErrorsFile(ServiceError):
+    """The task reads no file (an export): it has no errored lines to download."""
+
+    error = errors.NO_ERRORS_FILE

@@ -59,6 +59,19 @@ ERROR_HEADERS: dict[int, tuple[str, bool, str]] = {
 SUCCESS_DESCRIPTIONS = {"200": "OK", "201": "Created", "204": "No Content"}
 
 
+def never_raises(*specs: ErrorSpec) -> Callable[[Target], Target]:
+    """Declare errors every operation of a kind answers with but this handler cannot.
+
+    E.g. a file download that ignores ``Accept`` is never 406 (1005).
+    """
+
+    def decorate(target: Target) -> Target:
+        setattr(target, "api_errors_never", specs)  # noqa: B010 - target is any object
+        return target
+
+    return decorate
+
+
 def raises(*specs: ErrorSpec) -> Callable[[Target], Target]:
     """Declare the catalog errors a view class or handler answers with, for the schema.
 
@@ -149,6 +162,7 @@ class ApiAutoSchema(AutoSchema):
             found.add(errors.THROTTLED)
         found.update(getattr(self.view, "api_errors", ()))
         found.update(getattr(self._handler(), "api_errors", ()))
+        found.difference_update(getattr(self._handler(), "api_errors_never", ()))
         return sorted(found, key=lambda spec: spec.code)
 
     def _is_public(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.db.models import Model
@@ -131,8 +132,18 @@ class ExportAction(Action):
         """
 
     @abstractmethod
-    def rows(self, *, organization_id: str, after: str, upto: str) -> Iterator[Mapping[str, Any]]:
+    def count(self, *, organization_id: str, at_most: int) -> int:
+        """How many rows an export started now would hold, counted up to ``at_most``."""
+
+    @abstractmethod
+    def rows(
+        self, *, organization_id: str, after: str, upto: str, as_of: datetime | None = None
+    ) -> Iterator[Mapping[str, Any]]:
         """The records with keys in (``after``, ``upto``], in key order, streamed.
+
+        With ``as_of`` (the snapshot's time), only the records created by then:
+        keys made in the same second by two processes are not ordered, so a
+        record created after the snapshot may have a key before its end.
 
         A value is a string, or a list of strings (a CSV cell joins them).
         """

@@ -61,8 +61,15 @@ class UsersExport(ExportAction):
             yield found[0]
             after = found[0]
 
-    def rows(self, *, organization_id: str, after: str, upto: str) -> Iterator[Mapping[str, Any]]:
-        sql, params = _rows_query(organization_id, after, upto)
+    def count(self, *, organization_id: str, at_most: int) -> int:
+        # COUNT over a LIMIT: an organization far past the limit is not counted whole.
+        members = _active_memberships(organization_id).filter(user__is_active=True)
+        return members[:at_most].count()
+
+    def rows(
+        self, *, organization_id: str, after: str, upto: str, as_of: datetime | None = None
+    ) -> Iterator[Mapping[str, Any]]:
+        sql, params = _rows_query(organization_id, after, upto, as_of)
         # A server-side cursor on PostgreSQL: the rows come a fetch at a time.
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, params)
@@ -82,8 +89,10 @@ def _active_memberships(organization_id: str) -> Any:
     return Membership.objects.filter(organization_id=organization_id, is_active=True)
 
 
-def _rows_query(organization_id: str, after: str, upto: str) -> tuple[str, list[Any]]:
-    """The members with ids in (after, upto] and their role names, for this database.
+def _rows_query(
+    organization_id: str, after: str, upto: str, as_of: datetime | None
+) -> tuple[str, list[Any]]:
+    """The members with ids in (after, upto], joined by ``as_of``, and their role names.
 
     Each member's account and roles are looked up by index, one member at a
     time: as a join, PostgreSQL's planner hashed the whole users table for
@@ -117,9 +126,14 @@ def _rows_query(organization_id: str, after: str, upto: str) -> tuple[str, list[
         f"SELECT u.email, m.first_name, m.last_name, m.picture, m.created_at, {role_names} "  # noqa: S608
         f"FROM {memberships} m {account} "
         "WHERE m.organization_id = %s AND m.is_active AND m.id > %s AND m.id <= %s "
+        f"{'AND m.created_at <= %s ' if as_of is not None else ''}"
         "ORDER BY m.id"
     )
-    return sql, [organization_id, after, upto]
+    params: list[Any] = [organization_id, after, upto]
+    if as_of is not None:
+        # As the ORM writes it: SQLite compares the stored text, in its own format.
+        params.append(connection.ops.adapt_datetimefield_value(as_of))
+    return sql, params
 
 
 def _aware(value: Any) -> Any:

@@ -8,6 +8,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponseGone,
+    HttpResponseNotFound,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -72,6 +73,8 @@ class TaskFiles(TaskPermissions):
                 "The original file has expired and is no longer stored.",
                 content_type="text/plain; charset=utf-8",
             )
+        except ServiceError as exc:
+            raise Http404(exc.message) from exc
         bulk_task_file_download_record(
             bulk_task=bulk_task,
             downloaded_by=request.user,  # type: ignore[arg-type]
@@ -100,8 +103,19 @@ class TaskFiles(TaskPermissions):
                 downloaded_by=request.user,  # type: ignore[arg-type]
                 ip_address=client_address(request),
             )
+        except FileExpired:
+            # As the API answers (410): the result was made, and is no longer stored.
+            return HttpResponseGone(
+                "The result is no longer stored.", content_type="text/plain; charset=utf-8"
+            )
         except ServiceError as exc:
             raise Http404(exc.message) from exc
+        except OSError:
+            # The storage refused or failed the read: a page that says so, not a 500.
+            return HttpResponseNotFound(
+                "The result could not be read from the file storage; try again later.",
+                content_type="text/plain; charset=utf-8",
+            )
         return FileResponse(
             result.stream, as_attachment=True, filename=result.name, content_type=result.mimetype
         )

@@ -24,7 +24,7 @@ from bulktasks.errorfile.originals import (
 from bulktasks.models import BulkTask, BulkTaskLine
 from bulktasks.processing.files import stored_file_range
 from bulktasks.storage import storage_is_unavailable
-from core.exceptions import FileExpired, ServiceUnavailable
+from core.exceptions import FileExpired, NoErrorsFile, ServiceUnavailable
 from core.spreadsheets import cell_neutralized
 
 # Errored lines read from the report per query.
@@ -55,6 +55,12 @@ class ErrorsCsv:
     """
 
     def __init__(self, bulk_task: BulkTask) -> None:
+        if bulk_task.is_export:
+            # Not 410: nothing expired, there never was an upload to report on.
+            raise NoErrorsFile(
+                "Bulk task has no errors file: an export reads no file, so it has no "
+                "errored lines; download its result from .../result"
+            )
         if bulk_task.file_expired_at is not None or not bulk_task.file_key:
             raise FileExpired("The task's file has expired and is no longer stored")
         self.bulk_task = bulk_task
@@ -94,7 +100,10 @@ class ErrorsCsv:
 
 
 def bulk_task_errors_csv(*, bulk_task: BulkTask) -> ErrorsCsv:
-    """The task's errors file, opened; 410 (FileExpired) once its stored file has gone."""
+    """The task's errors file, opened; 410 (FileExpired) once its stored file has gone.
+
+    An export has none: 409 (NoErrorsFile).
+    """
     return ErrorsCsv(bulk_task)
 
 

@@ -8,8 +8,11 @@ from bulktasks.exports.formats import (
     FORMATS,
     ROLES_SEPARATOR,
     ExportFormat,
+    TooManyRows,
     part_write,
     result_write,
+    rows_limit,
+    too_many_rows_message,
 )
 
 __all__ = [
@@ -17,6 +20,9 @@ __all__ = [
     "FORMATS",
     "ROLES_SEPARATOR",
     "ExportFormat",
+    "TooManyRows",
     "part_write",
     "result_write",
+    "rows_limit",
+    "too_many_rows_message",
 ]

@@ -24,8 +24,12 @@ from core.spreadsheets import cell_neutralized
 # Role names in one CSV or XLSX cell; a JSON Lines row has them as an array.
 ROLES_SEPARATOR = "; "
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# A worksheet holds 1,048,576 rows; past that, the rows go on in a new sheet.
+# A worksheet holds 1,048,576 rows: the header, then at most this many rows of an
+# export. Never more, and never a second sheet: an import reads the first sheet
+# only, so a file exported and imported back would lose rows without a word.
+# Read at each call, so that a test can lower it.
 XLSX_SHEET_ROWS = 1_048_576
+XLSX_MAX_ROWS = XLSX_SHEET_ROWS - 1
 # Characters an XML 1.0 document (hence an XLSX cell) cannot hold, as openpyxl refuses them.
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_REPLACEMENT = "\ufffd"
@@ -50,6 +54,28 @@ FORMATS: dict[str, ExportFormat] = {
     "xlsx": ExportFormat("xlsx", XLSX_MIMETYPE, "xlsx", spreadsheet=True, joined_from_cells=True),
 }
 DEFAULT_FORMAT = "csv"
+
+
+class TooManyRows(Exception):
+    """The rows do not fit in the format (an XLSX sheet); nothing past the limit is written."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} rows")
+        self.limit = limit
+
+
+def rows_limit(export_format: ExportFormat) -> int | None:
+    """The most rows a result in this format holds, or None when it has no limit."""
+    return XLSX_MAX_ROWS if export_format.name == "xlsx" else None
+
+
+def too_many_rows_message(result_format: str, limit: int, rows: int | None = None) -> str:
+    """Why an export is refused in this format, and what to ask for instead."""
+    found = f"{rows:,} rows" if rows is not None else "more rows"
+    return (
+        f"format: {result_format} holds at most {limit:,} rows (one sheet, which is all "
+        f"an import reads) and this export has {found}; ask for csv or jsonl instead"
+    )
 
 
 def part_write(
@@ -111,29 +137,31 @@ def _xlsx_write(
     title: str,
     tick: Callable[[], None],
 ) -> None:
-    """Stream the parts' rows into a write-only workbook: a header row on each sheet."""
+    """Stream the parts' rows into a write-only workbook of one sheet, under a header row.
+
+    Raises TooManyRows past ``XLSX_MAX_ROWS``: the creation of the task refused
+    an organization that large, so only members who joined since get here.
+    """
     from openpyxl import Workbook
 
+    limit = XLSX_MAX_ROWS
     workbook = Workbook(write_only=True)
-    header = [cell_neutralized(column) for column in columns]
-    sheets = 0
-    sheet = None
-    used = XLSX_SHEET_ROWS
-    for part in parts:
-        for line in part:
-            if used == XLSX_SHEET_ROWS:
-                sheets += 1
-                sheet = workbook.create_sheet(title if sheets == 1 else f"{title} ({sheets})")
-                sheet.append(header)
-                used = 1
-            assert sheet is not None
-            sheet.append(json.loads(line))
-            used += 1
-            if used % 10_000 == 0:
-                tick()
-        tick()
-    if sheet is None:
-        workbook.create_sheet(title).append(header)
+    sheet = workbook.create_sheet(title)
+    sheet.append([cell_neutralized(column) for column in columns])
+    written = 0
+    try:
+        for part in parts:
+            for line in part:
+                if written == limit:
+                    raise TooManyRows(limit)
+                sheet.append(json.loads(line))
+                written += 1
+                if written % 10_000 == 0:
+                    tick()
+            tick()
+    except BaseException:
+        sheet.close()  # the sheet's temporary file, which only ``save`` would close
+        raise
     workbook.save(out)
 
 

@@ -122,7 +122,7 @@ def bulk_task_chunk_process(
         _statistics_refresh(action, chunk.index + 1)
     if finished and isinstance(action, ExportAction):
         # The last chunk of an export: its parts are joined into the result here.
-        export_assemble(bulk_task_id=bulk_task.pk, owner=owner)
+        export_assemble(bulk_task_id=bulk_task.pk, owner=owner, dispatch=dispatch)
     elif finished:
         log_completed(bulk_task)
     chunk.refresh_from_db()

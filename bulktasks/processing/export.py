@@ -1,7 +1,8 @@
 """An export: its snapshot cut into chunks, a part file per chunk, then the parts joined once.
 
 - **Snapshot.** The task's first message (the "scan" of an import) fixes what
-  is exported: the action's records up to the last key at that moment, cut into
+  is exported: the action's records up to the last key at that moment, and
+  created by then (``scanned_at``, the snapshot's time), cut into
   chunks of ``BULK_TASK_CHUNK_SIZE`` records by key (keyset pagination). The
   chunks are written and dispatched like an import's, so an organization's
   exports share its cap with its imports, fairly between organizations.
@@ -9,12 +10,15 @@
   a name of its own, stores it, and then, in one transaction, marks the chunk
   done with the part's key and adds its rows to the task's ``num_items``. A
   worker that lost its lease, or whose task stopped, deletes its part instead;
-  a part written by a worker that died before its commit is never recorded.
+  a part written by a worker that died before its commit, or whose commit's
+  outcome is unknown, is left for the join's clean-up.
 - **Join.** The worker whose commit leaves no chunk undone takes the task's
   lease and joins the recorded parts, in chunk order, into the result: once,
   under that lease (the sweeper hands it on if that worker dies). The result's
   key is recorded first; the parts (and any file a dead worker left) are then
-  deleted, and the task completes.
+  deleted, and the task completes, once its result is found stored. A done
+  chunk whose part is not stored is sent back to run again; the join waits for
+  it rather than write a result short of its rows.
 
 A crash anywhere resumes from what was committed: a chunk is done with its
 part or not at all, and the join starts again from the recorded parts, or
@@ -28,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import IO
 
@@ -39,7 +43,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from bulktasks.actions import ExportAction, action_get
-from bulktasks.exports import FORMATS, part_write, result_write
+from bulktasks.exports import (
+    FORMATS,
+    TooManyRows,
+    part_write,
+    result_write,
+    rows_limit,
+    too_many_rows_message,
+)
 from bulktasks.models import BulkTask, BulkTaskChunk
 from bulktasks.processing.claim import export_assembly_claim
 from bulktasks.processing.dispatch import organization_dispatch
@@ -77,6 +88,9 @@ def export_snapshot(
     through the same path whatever the size.
     """
     size = max(1, int(settings.BULK_TASK_CHUNK_SIZE))
+    # The snapshot's time, taken before its end is read: a record created later
+    # is never exported, even one whose key sorts before the end (``rows``' as_of).
+    as_of = timezone.now()
     renew_after = settings.BULK_TASK_LEASE_SECONDS / 3
     renewed = time.monotonic()
     ends: list[str] = []
@@ -112,7 +126,7 @@ def export_snapshot(
             BulkTaskChunk.objects.bulk_create(batch)
         BulkTask.objects.filter(pk=bulk_task.pk).update(
             num_items=0,
-            scanned_at=now,
+            scanned_at=as_of,
             lease_owner="",
             lease_expires_at=None,
             updated_at=now,
@@ -136,7 +150,8 @@ def export_chunk_apply(
     """Write the chunk's part, then record it done; True when it was the last chunk undone.
 
     The part is stored under a name of its own before the transaction, and
-    deleted again if the transaction does not record it.
+    deleted again only if that transaction certainly did not record it (see
+    ``_recording``).
     """
     export_format = FORMATS[bulk_task.result_format]
     folder = export_parts_folder(
@@ -145,7 +160,10 @@ def export_chunk_apply(
     name = f"{folder}{chunk.index:06d}-{uuid.uuid4().hex[:12]}.part"
     rows = (
         action.rows(
-            organization_id=bulk_task.organization_id, after=chunk.key_after, upto=chunk.key_upto
+            organization_id=bulk_task.organization_id,
+            after=chunk.key_after,
+            upto=chunk.key_upto,
+            as_of=bulk_task.scanned_at,
         )
         if chunk.key_upto
         else iter(())
@@ -155,18 +173,37 @@ def export_chunk_apply(
         count = part_write(export_format, action.column_names, rows, spool)
         spool.seek(0)
         key = storage.save(name, File(spool, name=name))
-    try:
+    with _recording(key):
         return _part_record(bulk_task, chunk, owner, key, count, dispatch)
+
+
+@contextmanager
+def _recording(key: str) -> Iterator[None]:
+    """A transaction that records the file ``key`` just written; the file goes if it rolled back.
+
+    Only a rollback that is certain deletes it: an error raised inside the
+    transaction (a lost lease, a task no longer running, a failed statement).
+    An error at COMMIT itself (the connection lost as it was sent) leaves the
+    transaction's outcome unknown: the database may have committed it, and a
+    file it names must then stay. Such a file, if the commit did not happen
+    after all, is one no row names, which the join's clean-up (``_leftovers_delete``)
+    or retention deletes.
+    """
+    committing = False
+    try:
+        with transaction.atomic():
+            yield
+            committing = True
     except BaseException:
-        _delete_quietly(key)
+        if not committing:
+            _delete_quietly(key)
         raise
 
 
-@transaction.atomic
 def _part_record(
     bulk_task: BulkTask, chunk: BulkTaskChunk, owner: str, key: str, count: int, dispatch: bool
 ) -> bool:
-    """One transaction: fence, the chunk done with its part, its rows added to the task."""
+    """In the caller's transaction: fence, the chunk done with its part, its rows added to the task."""
     commit_without_flush_wait()
     now = timezone.now()
     held = BulkTaskChunk.objects.filter(
@@ -198,11 +235,15 @@ def _part_record(
     return last
 
 
-def export_assemble(*, bulk_task_id: str, owner: str, retry_of: str = "") -> BulkTask | None:
+def export_assemble(
+    *, bulk_task_id: str, owner: str, retry_of: str = "", dispatch: bool = True
+) -> BulkTask | None:
     """Join an export's parts into its result and complete it, once every chunk is done.
 
     Returns the task once completed (or failed here), or None when its chunks
-    are not all done, another worker holds it, or it is no longer running.
+    are not all done, another worker holds it, or it is no longer running. A
+    done chunk whose part is no longer stored is done again (``_parts_redo``):
+    the join then waits for it, and never writes a result short of its rows.
     """
     bulk_task = export_assembly_claim(bulk_task_id=bulk_task_id, owner=owner, retry_of=retry_of)
     if bulk_task is None:
@@ -218,25 +259,41 @@ def export_assemble(*, bulk_task_id: str, owner: str, retry_of: str = "") -> Bul
     if not isinstance(action, ExportAction) or bulk_task.result_format not in FORMATS:
         error = f"action {bulk_task.action} is no longer available"
         return task_fail(bulk_task=bulk_task, error=error, owner=owner)
-    written = ""
+    limit = rows_limit(FORMATS[bulk_task.result_format])
+    if limit is not None and not bulk_task.result_key and bulk_task.num_items > limit:
+        # Members who joined since the task was created: refused, never a second sheet.
+        error = too_many_rows_message(bulk_task.result_format, limit, bulk_task.num_items)
+        return task_fail(bulk_task=bulk_task, error=error, owner=owner)
+    storage = bulk_task_storage()
     try:
+        if bulk_task.result_key and not storage.exists(bulk_task.result_key):
+            # Recorded, then lost from the storage: written again from the parts.
+            logger.warning("bulk task result no longer stored; writing it again", extra=log)
+            _result_record(bulk_task, owner, "")
         if not bulk_task.result_key:
-            written = _result_write(bulk_task, owner, action)
-            _result_record(bulk_task, owner, written)
-            written = ""
+            try:
+                written = _result_write(bulk_task, owner, action)
+            except FileNotFoundError:
+                if _parts_redo(bulk_task, owner, dispatch=dispatch, log=log):
+                    return None
+                raise
+            with _recording(written):
+                _result_record(bulk_task, owner, written)
+        # Never completed without its file: a download of it would only answer 410.
+        if not storage.exists(bulk_task.result_key):
+            raise FileNotFoundError(bulk_task.result_key)
         _leftovers_delete(bulk_task)
         _complete(bulk_task, owner)
     except LeaseLost:
         logger.warning("bulk task result taken over by another worker", extra=log)
-        if written:
-            _delete_quietly(written)
         return None
+    except TooManyRows as exc:
+        error = too_many_rows_message(bulk_task.result_format, exc.limit)
+        return task_fail(bulk_task=bulk_task, error=error, owner=owner)
     except FileNotFoundError:
-        error = "a part of the export is no longer stored; staff can retry it"
+        error = "the export's result could not be stored; staff can retry it"
         return task_fail(bulk_task=bulk_task, error=error, owner=owner)
     except Exception as exc:
-        if written:
-            _delete_quietly(written)
         raise_if_outage(
             exc, release=lambda: task_release(bulk_task=bulk_task, owner=owner), log=log
         )
@@ -248,6 +305,60 @@ def export_assemble(*, bulk_task_id: str, owner: str, retry_of: str = "") -> Bul
         return task_fail(bulk_task=bulk_task, error=error, owner=owner)
     log_completed(bulk_task)
     return bulk_task
+
+
+def _parts_redo(bulk_task: BulkTask, owner: str, *, dispatch: bool, log: dict[str, object]) -> bool:
+    """Send each done chunk whose part is not stored back to ``pending``; True if there was one.
+
+    Such a chunk is done again as if it never ran: its rows are taken off the
+    task's count, to be counted again with its new part. The task's lease is
+    let go, so that the worker of the last chunk done again joins the parts.
+    A part can be missing when its chunk's commit failed at COMMIT (see
+    ``_recording``), or when the storage lost it.
+    """
+    storage = bulk_task_storage()
+    done = BulkTaskChunk.objects.filter(task_id=bulk_task.pk, status=BulkTaskChunk.Status.DONE)
+    missing = [
+        pk
+        for pk, key in done.values_list("pk", "part_key").iterator(chunk_size=WRITE_BATCH)
+        if not key or not storage.exists(key)
+    ]
+    if not missing:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        held = (
+            BulkTask.objects.select_for_update()
+            .filter(pk=bulk_task.pk, lease_owner=owner, status=BulkTask.Status.IN_PROGRESS)
+            .exists()
+        )
+        if not held:
+            raise LeaseLost(bulk_task.pk)
+        redone = done.filter(pk__in=missing)
+        rows = sum(redone.values_list("num_records", flat=True))
+        redone.update(
+            status=BulkTaskChunk.Status.PENDING,
+            part_key="",
+            num_records=0,
+            lease_owner="",
+            lease_expires_at=None,
+            queued_at=None,
+            finished_at=None,
+        )
+        BulkTask.objects.filter(pk=bulk_task.pk).update(
+            num_items=F("num_items") - rows,
+            lease_owner="",
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        if dispatch:
+            organization_dispatch(organization_id=bulk_task.organization_id)
+    logger.warning(
+        "bulk task export: %s parts no longer stored; their chunks run again",
+        len(missing),
+        extra=log,
+    )
+    return True
 
 
 def _result_write(bulk_task: BulkTask, owner: str, action: ExportAction) -> str:
@@ -295,10 +406,9 @@ def _parts(bulk_task: BulkTask) -> Iterator[IO[bytes]]:
             yield part
 
 
-@transaction.atomic
 def _result_record(bulk_task: BulkTask, owner: str, key: str) -> None:
-    """Record the result's key, if this worker still holds the task."""
-    size = bulk_task_storage().size(key)
+    """Record the result's key (or forget it: ``""``), if this worker still holds the task."""
+    size = bulk_task_storage().size(key) if key else None
     recorded = BulkTask.objects.filter(
         pk=bulk_task.pk, lease_owner=owner, status=BulkTask.Status.IN_PROGRESS
     ).update(

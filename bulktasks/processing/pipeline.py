@@ -95,6 +95,22 @@ def bulk_task_process(
         )
     if progress:
         progress(bulk_task)
+    # An export's join may send chunks whose parts were lost back to run again:
+    # each round runs what is left, up to a round per allowed attempt.
+    for _ in range(settings.BULK_TASK_MAX_ATTEMPTS + 1):
+        _chunks_run(bulk_task, owner, progress)
+        if not bulk_task.is_export or bulk_task.is_finished:
+            break
+        # Every chunk was done already (a run resumed after a crash): join the parts.
+        export_assemble(bulk_task_id=bulk_task.pk, owner=owner, dispatch=False)
+        bulk_task.refresh_from_db()
+        if bulk_task.is_finished:
+            break
+    return bulk_task
+
+
+def _chunks_run(bulk_task: BulkTask, owner: str, progress: ProgressCallback | None) -> None:
+    """Apply each chunk not done yet, in order, in this process."""
     chunk_ids = (
         BulkTaskChunk.objects.filter(task_id=bulk_task.pk)
         .exclude(status=BulkTaskChunk.Status.DONE)
@@ -108,11 +124,6 @@ def bulk_task_process(
             break  # held by another worker, or the task failed
         if progress:
             progress(bulk_task)
-    if bulk_task.is_export and not bulk_task.is_finished:
-        # Every chunk was done already (a run resumed after a crash): join the parts.
-        export_assemble(bulk_task_id=bulk_task.pk, owner=owner)
-        bulk_task.refresh_from_db()
-    return bulk_task
 
 
 def _scan(

@@ -16,6 +16,7 @@ from bulktasks.actions import ExportAction, action_get
 from bulktasks.columns import column_mapping_check_header, column_mapping_clean
 from bulktasks.containers import ZipLimits
 from bulktasks.exports import DEFAULT_FORMAT
+from bulktasks.exports.limits import export_rows_check
 from bulktasks.models import BulkTask, IdempotencyKey
 from bulktasks.processing.dispatch import bulk_task_enqueue
 from bulktasks.readers import csv_header_cells
@@ -138,6 +139,7 @@ def bulk_task_export_create(
         replay = _idempotent_replay(organization, created_by, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
+    export_rows_check(action=handler, organization_id=organization.pk, result_format=result_format)
     bulk_task_id = object_id()
     try:
         with transaction.atomic():

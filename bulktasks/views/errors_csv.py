@@ -50,7 +50,8 @@ takes off again when the file comes back. A task without errored lines gives the
 header row alone; a task still running gives the lines recorded so far. Accepts
 `text/csv` (any `Accept` that allows it); errors are JSON envelopes whatever the
 `Accept`. 410 (3006) once the task's file has expired
-(`BULK_TASK_FILE_RETENTION_DAYS`)."""
+(`BULK_TASK_FILE_RETENTION_DAYS`). An export reads no file and has no errors
+file: 409 (3012); its file is `GET .../result`."""
 
 
 @extend_schema(tags=["Bulk tasks"])
@@ -90,7 +91,7 @@ class BulkTaskErrorsCsvViewSet(BulkTaskViewSet):
             )
         },
     )
-    @raises(errors.FILE_EXPIRED)
+    @raises(errors.FILE_EXPIRED, errors.NO_ERRORS_FILE)
     def errors_csv(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Stream the task's errored lines with their original cells, as a CSV to fix and upload again."""
         errors_file = bulk_task_errors_csv(bulk_task=self.get_bulk_task())

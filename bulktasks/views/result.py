@@ -8,14 +8,14 @@ from typing import Any
 from django.http import FileResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
 from bulktasks.exports import FORMATS
 from bulktasks.models import BulkTask
 from bulktasks.results import bulk_task_result_open
 from core import errors
-from core.openapi import raises
+from core.openapi import never_raises, raises
 from users.endpoints import OrganizationViewSet
 
 
@@ -43,17 +43,36 @@ class TaskResult(OrganizationViewSet):
             "`<organization slug>-<title>-<bulkTaskId>.<csv|jsonl|xlsx>`. A task still "
             "`pending` or `inProgress` is 409 (3007): poll the task, then retry; a failed "
             "export is 409 (3008); a task of an action that produces no file (an import) "
-            "is 409 (3009). Errors are JSON whatever the `Accept` header asks."
+            "is 409 (3009). The file is sent whatever the `Accept` header asks (never "
+            "406); errors are JSON."
         ),
+        parameters=[
+            OpenApiParameter(
+                "Content-Disposition",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                response=[200],
+                description=(
+                    '`attachment; filename="<organization slug>-<title>-<bulkTaskId>'
+                    '.<csv|jsonl|xlsx>"`, e.g. `acme-users-65a0c0ffee0123456789abcd.csv`.'
+                ),
+            )
+        ],
         responses={
             # CSV and JSON Lines are text (UTF-8), an XLSX workbook is binary.
             (200, export.mimetype): OpenApiResponse(
                 response=OpenApiTypes.BINARY if export.name == "xlsx" else OpenApiTypes.STR,
-                description="The result file, as an attachment.",
+                description=(
+                    "The result file, as an attachment: for `format=csv` CSV with a header "
+                    "row, for `jsonl` one JSON object a line, for `xlsx` a workbook of one "
+                    "sheet with a header row; the media type says which."
+                ),
             )
             for export in FORMATS.values()
         },
     )
+    @never_raises(errors.NOT_ACCEPTABLE)
     @raises(
         errors.FILE_EXPIRED,
         errors.RESULT_NOT_READY,

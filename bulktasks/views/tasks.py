@@ -131,7 +131,9 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
             "permission `base.bulk.management.export`. The form has `action` and an "
             "optional `format` (`csv`, the default, `jsonl` or `xlsx`) and no file part; "
             "once the task is `completed`, `GET .../bulk-tasks/{bulkTaskId}/result` "
-            "downloads the file.\n\n"
+            "downloads the file. An `xlsx` export holds one sheet of at most 1,048,575 rows "
+            "(all an import reads): an organization with more members to export is 400 "
+            "(1014); ask for `csv` or `jsonl`.\n\n"
             "A file part for an export, `format` for an upload, or no file for an upload "
             "is 400 (1002), naming the field; so are `dryRun=true`, `columns` or "
             "`override=true` for an export."
@@ -147,6 +149,7 @@ class BulkTaskCollectionViewSet(OrganizationViewSet):
         errors.UNSUPPORTED_WORKBOOK,
         errors.UNREADABLE_WORKBOOK,
         errors.INVALID_COLUMN_MAPPING,
+        errors.EXPORT_TOO_LARGE,
         errors.IDEMPOTENCY_KEY_REUSED,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

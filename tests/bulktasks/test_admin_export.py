@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -9,6 +11,7 @@ from django.urls import reverse
 
 from bulktasks.models import BulkTaskFileDownload
 from bulktasks.processing import bulk_task_process
+from bulktasks.storage import bulk_task_storage
 from tests.bulktasks.exports import export_pending, member, result_bytes
 from tests.factories import UserFactory
 from users.models import Organization
@@ -94,3 +97,27 @@ def test_the_task_list_shows_an_exports_rows_written(staff_client: Client, compl
     html = staff_client.get(reverse("admin:bulktasks_bulktask_changelist")).content.decode()
 
     assert '<td class="field-progress">1 rows written</td>' in html
+
+
+def test_a_result_no_longer_stored_answers_410_as_the_api_does(
+    staff_client: Client, completed
+) -> None:
+    bulk_task_storage().delete(completed.result_key)
+
+    response = staff_client.get(result_url(completed))
+
+    assert response.status_code == 410
+    assert response.content == b"The result is no longer stored."
+    assert not BulkTaskFileDownload.objects.exists()
+
+
+def test_a_storage_that_fails_the_read_answers_a_404_page_not_a_500(
+    staff_client: Client, completed
+) -> None:
+    refused = PermissionError(13, "Permission denied")
+    with mock.patch.object(bulk_task_storage(), "open", side_effect=refused):
+        response = staff_client.get(result_url(completed))
+
+    assert response.status_code == 404
+    assert b"could not be read from the file storage" in response.content
+    assert not BulkTaskFileDownload.objects.exists()

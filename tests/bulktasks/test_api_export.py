@@ -144,6 +144,63 @@ def test_an_import_without_a_file_is_still_400_naming_it(api_client, organizatio
     assert response.json()["error"] == {"code": 1002, "message": "file: This field is required."}
 
 
+class TestXlsxSheetLimit:
+    """An XLSX result is one sheet, all an import reads: an export past it is refused, never cut."""
+
+    @pytest.fixture(autouse=True)
+    def two_rows_a_sheet(self, monkeypatch):
+        monkeypatch.setattr("bulktasks.exports.formats.XLSX_MAX_ROWS", 2)
+
+    def test_more_members_than_a_sheet_holds_is_400_1014_suggesting_csv(self, client, organization):
+        member(organization, "ada@example.com")
+        member(organization, "bob@example.com")  # and the exporter: three rows
+
+        response = export(client, format="xlsx")
+
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == 1014
+        assert "at most 2 rows" in error["message"]
+        assert "csv or jsonl" in error["message"]
+        assert not BulkTask.objects.exists()
+
+    def test_csv_and_json_lines_have_no_such_limit(self, client, organization):
+        member(organization, "ada@example.com")
+        member(organization, "bob@example.com")
+
+        for result_format in ("csv", "jsonl"):
+            assert export(client, format=result_format).status_code == 201
+
+    def test_as_many_members_as_a_sheet_holds_is_accepted(self, client, organization):
+        member(organization, "ada@example.com")
+        member(organization, "gone@example.com", is_active=False)  # not a row of the export
+
+        response = export(client, format="xlsx")
+
+        assert response.status_code == 201, response.content
+        done = finished(response.json()["data"]["id"])
+        rows = list(load_workbook(io.BytesIO(result_bytes(done))).active.values)
+        assert len(rows) == 3  # the header and two members
+
+    def test_members_who_join_after_the_task_was_created_fail_it_with_a_clear_error(
+        self, client, organization
+    ):
+        member(organization, "ada@example.com")
+        task_id = export(client, format="xlsx").json()["data"]["id"]
+        member(organization, "bob@example.com")
+
+        done = bulk_task_process(bulk_task_id=task_id)
+
+        assert done.status == "failed"
+        assert done.error == (
+            "format: xlsx holds at most 2 rows (one sheet, which is all an import reads) "
+            "and this export has 3 rows; ask for csv or jsonl instead"
+        )
+        assert done.result_key == ""
+        result = client.get(f"{URL}/{task_id}/result")
+        assert (result.status_code, result.json()["error"]["code"]) == (409, 3008)
+
+
 def test_override_on_an_export_is_400(client):
     response = export(client, override="true")
 
@@ -271,6 +328,25 @@ def test_a_completed_export_streams_its_file_as_an_attachment(
     else:
         assert b"ada@example.com" in content
         assert "Zoë".encode() in content
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "*/*"])
+def test_an_export_has_no_errors_file_409_3012(client, people, accept):
+    task_id = export(client).json()["data"]["id"]
+    finished(task_id)
+
+    response = client.get(f"{URL}/{task_id}/errors.csv", HTTP_ACCEPT=accept)
+
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "status": False,
+        "error": {
+            "code": 3012,
+            "message": "Bulk task has no errors file: an export reads no file, so it has no "
+            "errored lines; download its result from .../result",
+        },
+    }
 
 
 def test_the_task_reports_the_rows_written(client, people):

@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import OperationalError, connections
 from django.utils import timezone
 from openpyxl import load_workbook
 
@@ -28,6 +29,7 @@ from bulktasks.storage import bulk_task_storage, export_parts_folder, storage_fo
 from tests.bulktasks.exports import JOINED, export_pending, many_members, member, result_bytes
 from tests.bulktasks.pipeline import pending
 from tests.factories import MembershipFactory, OrganizationFactory, RoleFactory, UserFactory
+from users.models import Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -424,9 +426,11 @@ def test_a_join_that_died_before_recording_its_result_is_done_again_and_its_file
     acme, reference
 ):
     task = all_chunks_done_without_join(acme)
-    # The dead worker claimed the join and wrote a result it never recorded.
+    # The dead worker claimed the join and wrote a result it never recorded;
+    # dead, it ran no clean-up either.
     with (
         mock.patch("bulktasks.processing.export._result_record", side_effect=SystemExit),
+        mock.patch("bulktasks.processing.export._delete_quietly"),
         pytest.raises(SystemExit),
     ):
         export_assemble(bulk_task_id=task.pk, owner="dead")
@@ -464,6 +468,122 @@ def test_a_join_that_died_after_recording_its_result_completes_with_that_result(
     assert done.result_key == recorded.result_key
     assert result_bytes(done) == reference
     assert _stored(done) == [done.result_key]
+
+
+def emails_in(content: bytes) -> list[str]:
+    return [line.split(",")[0] for line in content.decode().split("\r\n")[1:-1]]
+
+
+def committed_then_lost():
+    """A COMMIT the database applied, whose answer the connection lost: the caller sees an error."""
+    connection = connections["default"]
+    commit = connection.commit
+
+    def lost_after_commit():
+        commit()
+        raise OperationalError("server closed the connection unexpectedly")
+
+    return mock.patch.object(connection, "commit", side_effect=lost_after_commit)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_whose_commit_failed_after_committing_keeps_its_part_and_the_result_is_exact(
+    acme, settings
+):
+    settings.BULK_TASK_CHUNK_SIZE = 3
+    many_members(acme, 10)
+    task, chunks = scanned_export(acme)
+    BulkTask.objects.filter(pk=task.pk).update(status="inProgress")
+
+    with committed_then_lost(), pytest.raises(OperationalError):
+        bulk_task_chunk_process(chunk_id=chunks[1].pk, owner="w", dispatch=False)
+
+    # Committed after all: the chunk is done, and the part it names is still stored.
+    chunk = BulkTaskChunk.objects.get(pk=chunks[1].pk)
+    assert (chunk.status, chunk.num_records) == ("done", 3)
+    assert bulk_task_storage().exists(chunk.part_key)
+    done = bulk_task_process(bulk_task_id=task.pk)
+    assert done.status == "completed", done.error
+    assert done.num_items == 10
+    assert emails_in(result_bytes(done)) == [f"member{n}@example.com" for n in range(10)]
+    assert _stored(done) == [done.result_key]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_join_whose_commit_failed_after_recording_the_result_completes_with_it(acme, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 3
+    many_members(acme, 10)
+    task = all_chunks_done_without_join(acme)
+
+    with committed_then_lost(), pytest.raises(OperationalError):
+        export_assemble(bulk_task_id=task.pk, owner="w")
+
+    recorded = BulkTask.objects.get(pk=task.pk)
+    assert recorded.status == "inProgress"
+    assert bulk_task_storage().exists(recorded.result_key)
+    done = bulk_task_process(bulk_task_id=task.pk)
+    assert (done.status, done.result_key, done.num_items) == ("completed", recorded.result_key, 10)
+    assert emails_in(result_bytes(done)) == [f"member{n}@example.com" for n in range(10)]
+
+
+def test_a_done_chunk_whose_part_is_gone_runs_again_and_the_result_is_exact(acme, reference):
+    task = all_chunks_done_without_join(acme)
+    lost = BulkTaskChunk.objects.get(task=task, index=1)
+    bulk_task_storage().delete(lost.part_key)
+
+    with mock.patch("bulktasks.processing.export.organization_dispatch") as dispatch:
+        assert export_assemble(bulk_task_id=task.pk, owner="joiner") is None
+
+    dispatch.assert_called_once_with(organization_id=acme.pk)
+    lost.refresh_from_db()
+    assert (lost.status, lost.part_key, lost.num_records) == ("pending", "", 0)
+    waiting = BulkTask.objects.get(pk=task.pk)
+    assert (waiting.status, waiting.num_items, waiting.lease_owner) == ("inProgress", 7, "")
+    assert waiting.result_key == ""
+    done = bulk_task_process(bulk_task_id=task.pk)
+    assert done.status == "completed", done.error
+    assert done.num_items == 10
+    assert result_bytes(done) == reference
+    assert _stored(done) == [done.result_key]
+
+
+def test_a_recorded_result_no_longer_stored_is_written_again_before_completing(acme, reference):
+    task = all_chunks_done_without_join(acme)
+    with (
+        mock.patch("bulktasks.processing.export._leftovers_delete", side_effect=SystemExit),
+        pytest.raises(SystemExit),
+    ):
+        export_assemble(bulk_task_id=task.pk, owner="dead")
+    lost = BulkTask.objects.get(pk=task.pk).result_key
+    bulk_task_storage().delete(lost)
+    expire(BulkTask, pk=task.pk)
+
+    bulk_task_start(bulk_task_id=task.pk, owner="next")
+
+    done = BulkTask.objects.get(pk=task.pk)
+    assert done.status == "completed", done.error
+    assert done.result_key not in ("", lost)
+    assert result_bytes(done) == reference
+    assert _stored(done) == [done.result_key]
+
+
+def test_a_member_created_after_the_snapshot_is_not_exported_whatever_its_id(acme, settings):
+    settings.BULK_TASK_CHUNK_SIZE = 2
+    many_members(acme, 3)
+    task, chunks = scanned_export(acme)
+    end = chunks[-1].key_upto
+    # Another process's id, made in the same second: it sorts before the snapshot's end.
+    early_id = end[:8] + "0" * 16
+    assert early_id < end
+    MembershipFactory(id=early_id, organization=acme, user=UserFactory(email="late@example.com"))
+    assert (
+        Membership.objects.get(pk=early_id).created_at > BulkTask.objects.get(pk=task.pk).scanned_at
+    )
+
+    done = bulk_task_process(bulk_task_id=task.pk)
+
+    assert done.num_items == 3
+    assert emails_in(result_bytes(done)) == [f"member{n}@example.com" for n in range(3)]
 
 
 def test_a_live_join_is_not_taken_over(acme, reference):
@@ -525,3 +645,20 @@ def test_a_member_of_a_deleted_account_is_not_exported(acme):
     _, content = exported(acme)
 
     assert content.decode().count("\r\n") == 2
+
+
+def test_an_xlsx_result_is_never_continued_on_a_second_sheet(monkeypatch):
+    from bulktasks.exports import FORMATS, TooManyRows, result_write
+
+    monkeypatch.setattr("bulktasks.exports.formats.XLSX_MAX_ROWS", 2)
+
+    def parts():
+        return [io.BytesIO(b'["a"]\n["b"]\n'), io.BytesIO(b'["c"]\n')]
+
+    with pytest.raises(TooManyRows):
+        result_write(FORMATS["xlsx"], ["email"], parts(), io.BytesIO(), title="users")
+    fits = io.BytesIO()
+    result_write(FORMATS["xlsx"], ["email"], parts()[:1], fits, title="users")
+    workbook = load_workbook(fits)
+    assert workbook.sheetnames == ["users"]
+    assert list(workbook["users"].values) == [("email",), ("a",), ("b",)]

@@ -54,13 +54,19 @@ BODY = {"411": [1010], "413": [1006], "415": [1004]}
 DOCUMENTED_ERRORS = {
     ("get", TASK): {**COMMON, **ORGANIZATION},
     ("get", LINES): {**COMMON, **ORGANIZATION},
-    ("get", ERRORS_CSV): {**COMMON, **ORGANIZATION, "410": [3006]},
-    ("get", RESULT): {**COMMON, **ORGANIZATION, "409": [3007, 3008, 3009], "410": [3006]},
+    ("get", ERRORS_CSV): {**COMMON, **ORGANIZATION, "409": [3012], "410": [3006]},
+    # The file whatever Accept asks: never 406.
+    ("get", RESULT): {
+        **{status: codes for status, codes in COMMON.items() if status != "406"},
+        **ORGANIZATION,
+        "409": [3007, 3008, 3009],
+        "410": [3006],
+    },
     ("get", TASKS): {**COMMON, **ORGANIZATION},
     ("post", TASKS): {
         **COMMON,
         **ORGANIZATION,
-        "400": [1001, 1002, 1003, 1008, 1012, 1013],
+        "400": [1001, 1002, 1003, 1008, 1012, 1013, 1014],
         "409": [3004],
         "411": [1010],
         "413": [1006],
@@ -389,7 +395,12 @@ def test_a_cursor_has_one_type_both_ways(path):
 
 
 def test_the_result_download_documents_its_three_file_types_and_no_envelope():
-    content = operation(generated_schema(), RESULT, "get")["responses"]["200"]["content"]
+    success = operation(generated_schema(), RESULT, "get")["responses"]["200"]
+    content = success["content"]
+
+    disposition = success["headers"]["Content-Disposition"]
+    assert disposition["required"] is True
+    assert "<organization slug>-<title>-<bulkTaskId>" in disposition["description"]
 
     assert set(content) == {
         "text/csv; charset=utf-8",

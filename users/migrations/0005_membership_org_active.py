@@ -2,15 +2,20 @@
 
 from django.db import migrations, models
 
+from core.migration_operations import AddIndexConcurrentlyOnPostgres
+
 
 class Migration(migrations.Migration):
+    # The index is built concurrently on PostgreSQL, which cannot happen in a
+    # transaction: writes to memberships go on while it is built.
+    atomic = False
 
     dependencies = [
         ('users', '0004_slug_full_match'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='membership',
             index=models.Index(condition=models.Q(('is_active', True)), fields=['organization', 'id'], name='membership_org_active'),
         ),
