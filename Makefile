@@ -66,10 +66,10 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/workers.py $(BENCH_WORKERS_ARGS)
 	$(BIN)/python bench/report.py
 
-## screenshots: run the browser tests and save the admin screenshots into docs/img/
-## (they need Chromium: apt-get install chromium, or set CHROMIUM_PATH)
+## screenshots: the pages the README shows, on the demo data, at 1366x768, saved into
+## docs/img/ (they need Chromium: apt-get install chromium, or set CHROMIUM_PATH)
 screenshots: install
-	REQUIRE_BROWSER=1 ADMIN_SCREENSHOTS_DIR=docs/img $(BIN)/pytest -m browser
+	REQUIRE_BROWSER=1 ADMIN_SCREENSHOTS_DIR=docs/img $(BIN)/pytest tests/e2e/test_screenshots.py
 
 ## test-redis: the rate-limit tests that need a Redis server (REDIS_URL, default db 15 on localhost)
 test-redis: install

@@ -1,6 +1,13 @@
 """Demo data for a newcomer's first run: two organizations, members, and tasks in every status.
 
 Every object has a fixed identity (slug, e-mail or id), so seeding twice changes nothing.
+
+The pending and the in-progress task stay in their status for as long as the
+demo runs: each holds a lease in the name of ``DEMO_LEASE_OWNER`` until
+``DEMO_LEASE_EXPIRES_AT``. A worker claims only a task whose lease is free or
+has run out, and the sweeper sends back only such tasks, so neither touches
+them; the admin's task page shows the lease's owner and end under Processing.
+Cancelling one (API or admin) ends it as it would end any task.
 """
 
 from __future__ import annotations
@@ -8,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -37,6 +45,11 @@ IN_PROGRESS_TASK_ID = "65a000000000000000000002"
 COMPLETED_TASK_ID = "65a000000000000000000003"
 FAILED_TASK_ID = "65a000000000000000000004"
 OTHER_TASK_ID = "65a000000000000000000005"
+
+# The lease that keeps the demo's pending and in-progress tasks where they are,
+# so that the task list always has one task in every status (see the docstring).
+DEMO_LEASE_OWNER = "demo: kept in this status on purpose"
+DEMO_LEASE_EXPIRES_AT = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 TEAM_CSV = (
@@ -103,6 +116,10 @@ def demo_seed() -> DemoData:
     scanned: dict[str, Any] = {"scanned_at": timezone.now()}
     # A task that ran or is running has been claimed once, as a worker leaves it.
     started: dict[str, Any] = {"started_at": timezone.now(), "attempts": 1}
+    held: dict[str, Any] = {
+        "lease_owner": DEMO_LEASE_OWNER,
+        "lease_expires_at": DEMO_LEASE_EXPIRES_AT,
+    }
     tasks = [
         _task_get_or_create(
             PENDING_TASK_ID,
@@ -111,6 +128,7 @@ def demo_seed() -> DemoData:
             status=BulkTask.Status.PENDING,
             file_original_name="new-hires.csv",
             content=_people_csv(25, "new-hire"),
+            **held,
             **common,
         ),
         _task_get_or_create(
@@ -125,6 +143,7 @@ def demo_seed() -> DemoData:
             num_skips=50,
             **started,
             **scanned,
+            **held,
             **common,
         ),
         _task_get_or_create(
@@ -235,8 +254,7 @@ def _task_get_or_create(
     existing = BulkTask.objects.filter(pk=task_id).first()
     if existing is not None:
         return existing
-    # A real stored file, so that a running worker can pick up the pending and
-    # in-progress tasks and staff can download every one.
+    # A real stored file, so that staff can download every one.
     name = fields["file_original_name"]
     key = storage_key_for(organization_id=organization.pk, bulk_task_id=task_id, original_name=name)
     storage = bulk_task_storage()

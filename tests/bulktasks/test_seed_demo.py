@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bulktasks import demo
 from bulktasks.models import BulkTask, BulkTaskLine, StorageProvider
+from bulktasks.processing.claim import bulk_task_claim
+from bulktasks.processing.sweep import bulk_task_sweep
 from users.models import Membership, Organization, Role, User
 
 pytestmark = pytest.mark.django_db
@@ -177,6 +182,99 @@ def test_seeding_again_gives_the_operator_a_permission_the_catalog_gained_since(
     assert len(operators) == 2
     for role in operators:
         assert "base.bulk.management.cancel" in role.permissions
+
+
+# --- The pending and in-progress tasks stay so while the demo runs ---------------------------
+
+
+@pytest.fixture
+def sent_to_the_queue(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids the sweeper sends to the queue, instead of sending them."""
+    sent: list[str] = []
+    monkeypatch.setattr(
+        "bulktasks.processing.sweep.bulk_task_enqueue",
+        lambda *, bulk_task_id: sent.append(bulk_task_id) or True,
+    )
+    return sent
+
+
+def long_after_seeding() -> None:
+    """Age every task well past the sweeper's grace period, as a demo left running does."""
+    BulkTask.objects.update(updated_at=timezone.now() - timedelta(days=1))
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_the_sweeper_leaves_the_held_pending_and_in_progress_tasks_alone(
+    sent_to_the_queue: list[str],
+) -> None:
+    seed_demo_json()
+    long_after_seeding()
+
+    swept = bulk_task_sweep()
+
+    assert swept == []
+    assert sent_to_the_queue == []
+    statuses = dict(BulkTask.objects.values_list("id", "status"))
+    assert statuses[demo.PENDING_TASK_ID] == BulkTask.Status.PENDING
+    assert statuses[demo.IN_PROGRESS_TASK_ID] == BulkTask.Status.IN_PROGRESS
+    # The in-progress task keeps its scan: the sweeper did not undo it either.
+    assert BulkTask.objects.get(pk=demo.IN_PROGRESS_TASK_ID).scanned_at is not None
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_without_the_demo_lease_the_sweeper_would_send_both_tasks_back(
+    sent_to_the_queue: list[str],
+) -> None:
+    seed_demo_json()
+    BulkTask.objects.filter(lease_owner=demo.DEMO_LEASE_OWNER).update(
+        lease_owner="", lease_expires_at=None
+    )
+    long_after_seeding()
+
+    swept = bulk_task_sweep()
+
+    assert sorted(swept) == [demo.PENDING_TASK_ID, demo.IN_PROGRESS_TASK_ID]
+    assert sorted(sent_to_the_queue) == sorted(swept)
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_a_worker_cannot_claim_the_held_tasks() -> None:
+    seed_demo_json()
+
+    for task_id in (demo.PENDING_TASK_ID, demo.IN_PROGRESS_TASK_ID):
+        assert bulk_task_claim(bulk_task_id=task_id, owner="worker-1") is None
+    held = BulkTask.objects.filter(lease_owner=demo.DEMO_LEASE_OWNER)
+    assert sorted(held.values_list("id", flat=True)) == [
+        demo.PENDING_TASK_ID,
+        demo.IN_PROGRESS_TASK_ID,
+    ]
+    assert {task.lease_expires_at for task in held} == {demo.DEMO_LEASE_EXPIRES_AT}
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_the_admin_task_page_shows_who_holds_the_demo_lease(client: Client) -> None:
+    admin = seed_demo_json()["admin"]
+    client.login(email=admin["email"], password=admin["password"])
+
+    page = client.get(f"/admin/bulktasks/bulktask/{demo.PENDING_TASK_ID}/change/")
+
+    assert page.status_code == 200
+    assert demo.DEMO_LEASE_OWNER in page.content.decode()
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_cancelling_a_held_task_ends_it_and_frees_its_lease() -> None:
+    token = seed_demo_json()["tokens"]["reader"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = client.post(f"{task_url('acme', demo.PENDING_TASK_ID)}/cancel")
+
+    assert response.status_code == 200, response.content
+    task = BulkTask.objects.get(pk=demo.PENDING_TASK_ID)
+    assert task.status == BulkTask.Status.FAILED
+    assert task.lease_owner == ""
+    assert task.lease_expires_at is None
 
 
 # --- Refusal with DEBUG off ------------------------------------------------------------------

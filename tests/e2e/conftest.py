@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.e2e.pages import fold_nav_sidebar
 from tests.workers import PROJECT_ROOT
 
 VIEWPORT = {"width": 1280, "height": 800}
+# The README's screenshots: a common laptop screen, one screen's worth each.
+SCREENSHOT_VIEWPORT = {"width": 1366, "height": 768}
 # Generous for a loaded CI machine; a passing step takes milliseconds.
 TIMEOUT_MS = 15_000
 
@@ -75,19 +78,20 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
 
 @pytest.fixture
 def screenshot() -> Callable[[Page, str], None]:
-    """Save a page as ``<name>.png`` into ADMIN_SCREENSHOTS_DIR when set (``make screenshots``)."""
+    """Save what a 1366x768 screen shows of a page as ``<name>.png`` into ADMIN_SCREENSHOTS_DIR.
+
+    Only when it is set (``make screenshots``); otherwise nothing is written.
+    """
     folder = os.environ.get("ADMIN_SCREENSHOTS_DIR")
 
     def take(page: Page, name: str) -> None:
         if not folder:
             return
-        # Fold the navigation sidebar away first, as staff do on a laptop, so
-        # that the task list shows as many of its columns as the screen allows.
-        if page.locator("#main.shifted").count():
-            page.locator("#toggle-nav-sidebar").click()
-            expect(page.locator("#main.shifted")).to_have_count(0)
+        page.set_viewport_size(SCREENSHOT_VIEWPORT)
+        # So that the task list shows as many of its columns as the screen allows.
+        fold_nav_sidebar(page)
         target = PROJECT_ROOT / folder
         target.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=target / f"{name}.png", full_page=True, animations="disabled")
+        page.screenshot(path=target / f"{name}.png", animations="disabled")
 
     return take

@@ -93,13 +93,12 @@ def test_a_member_who_is_not_staff_is_refused_with_the_login_form_and_its_error(
 
 
 def test_filtering_the_task_list_by_status_shows_only_those_tasks(
-    page: Page, demo_data: demo.DemoData, screenshot: Callable[[Page, str], None]
+    page: Page, demo_data: demo.DemoData
 ) -> None:
     log_in(page, demo.ADMIN_EMAIL, demo.ADMIN_PASSWORD)
     page.goto(CHANGELIST)
     every_status = {row["status"] for row in result_rows(page, 5)}
     assert every_status == {"Pending", "In progress", "Completed", "Failed"}
-    screenshot(page, "admin-task-list")
 
     status_filter = page.locator('#changelist-filter details[data-filter-title="status"]')
     status_filter.get_by_role("link", name="Completed", exact=True).click()
@@ -120,7 +119,7 @@ def test_filtering_the_task_list_by_status_shows_only_those_tasks(
 
 
 def test_a_task_page_shows_the_line_number_and_reason_of_each_errored_line(
-    page: Page, demo_data: demo.DemoData, screenshot: Callable[[Page, str], None]
+    page: Page, demo_data: demo.DemoData
 ) -> None:
     log_in(page, demo.ADMIN_EMAIL, demo.ADMIN_PASSWORD)
     page.goto(CHANGELIST)
@@ -138,7 +137,6 @@ def test_a_task_page_shows_the_line_number_and_reason_of_each_errored_line(
         ["10", "email: duplicate of line 4"],
     ]
     assert table_rows(page.locator("#skipped-lines")) == [["2", "already a member"]]
-    screenshot(page, "admin-task-page")
 
 
 # --- Starting a task -----------------------------------------------------------------------

@@ -7,13 +7,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from bulktasks import demo
+from bulktasks.walkthrough import walkthrough_text
 
 
 class Command(BaseCommand):
-    help = "Create demo data (idempotent) and print curl commands, or one JSON object with --json."
+    help = (
+        "Create demo data (idempotent) and print the README's walk-through with fresh tokens, "
+        "or one JSON object with --json."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
@@ -39,7 +43,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(self._as_json(data, tokens)))
             return
-        self._print_walkthrough(data, tokens, options["base_url"])
+        self._print_walkthrough(data, options["base_url"])
 
     @staticmethod
     def _as_json(data: demo.DemoData, tokens: dict[str, str]) -> dict[str, Any]:
@@ -56,33 +60,20 @@ class Command(BaseCommand):
             "admin": {"email": demo.ADMIN_EMAIL, "password": demo.ADMIN_PASSWORD},
         }
 
-    def _print_walkthrough(self, data: demo.DemoData, tokens: dict[str, str], base: str) -> None:
-        slug = data.organization.slug
-        completed = demo.COMPLETED_TASK_ID
-        lines = [
+    def _print_walkthrough(self, data: demo.DemoData, base: str) -> None:
+        # The README's walk-through shows these same commands (tests/test_readme.py).
+        refresh = RefreshToken.for_user(data.reader)
+        header = [
             self.style.SUCCESS("Demo data is ready."),
             "",
             f"Admin:   {base}/admin/  ({demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD})",
             f"Members: {demo.READER_EMAIL}, {demo.NO_PERMISSION_EMAIL}, {demo.OUTSIDER_EMAIL} "
             f"(password {demo.DEMO_PASSWORD})",
             "",
-            "# Log in (tokens below are already minted for you):",
-            f"curl -s -X POST {base}/v1/auth/token -H 'Content-Type: application/json' "
-            f'-d \'{{"email": "{demo.READER_EMAIL}", "password": "{demo.DEMO_PASSWORD}"}}\'',
+            "The README's walk-through, with fresh tokens for the reader filled in:",
             "",
-            f"export READER_TOKEN={tokens['reader']}",
-            f"export NO_PERMISSION_TOKEN={tokens['noPermission']}",
-            f"export OUTSIDER_TOKEN={tokens['outsider']}",
-            "",
-            "# A completed task with skipped and errored lines (200):",
-            f'curl -s {base}/v1/organizations/{slug}/bulk-tasks/{completed} -H "Authorization: Bearer $READER_TOKEN"',
-            "# The same task by organization id (200):",
-            f'curl -s {base}/v1/organizations/{data.organization.pk}/bulk-tasks/{completed} -H "Authorization: Bearer $READER_TOKEN"',
-            "# A member without base.bulk.management.get (403):",
-            f'curl -s {base}/v1/organizations/{slug}/bulk-tasks/{completed} -H "Authorization: Bearer $NO_PERMISSION_TOKEN"',
-            "# Another organization's member (404):",
-            f'curl -s {base}/v1/organizations/{slug}/bulk-tasks/{completed} -H "Authorization: Bearer $OUTSIDER_TOKEN"',
-            "# No token (401):",
-            f"curl -s {base}/v1/organizations/{slug}/bulk-tasks/{completed}",
         ]
-        self.stdout.write("\n".join(lines))
+        commands = walkthrough_text(
+            base=base, access=str(refresh.access_token), refresh=str(refresh)
+        )
+        self.stdout.write("\n".join(header) + "\n" + commands)
