@@ -96,11 +96,13 @@ def counts(bulk_task: BulkTask) -> SafeString:
     )
 
 
-def truncated(text: str, title: str | None = None) -> SafeString:
+def truncated(text: str, title: str | None = None, *, css: str = "") -> SafeString:
     """Text cut short with an ellipsis by the stylesheet, whole in its tooltip."""
     if not text:
-        return mark_safe('<span class="task-muted">&ndash;</span>')
-    return format_html('<span class="task-truncate" title="{}">{}</span>', title or text, text)
+        return format_html('<span class="task-truncate task-muted {}">&ndash;</span>', css)
+    return format_html(
+        '<span class="task-truncate {}" title="{}">{}</span>', css, title or text, text
+    )
 
 
 def relative_time(moment: dt.datetime, *, now: dt.datetime | None = None) -> SafeString:

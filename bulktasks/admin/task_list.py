@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import (
     HttpRequest,
 )
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from bulktasks.admin import list_cells
@@ -24,17 +25,16 @@ from core.ids import is_object_id
 class TaskList(TaskPermissions):
     """The columns, filters and bulk actions of the task list."""
 
-    # Fits a 1366-pixel screen: one cell for the four counts, one for progress,
-    # long names cut short with their whole text in a tooltip (task_list.css).
+    # Fits a 1366-pixel screen: the action over its file, the organization over
+    # who started the task, one cell for the four counts, one for progress; long
+    # names cut short with their whole text in a tooltip (task_list.css).
     list_display = [
         "id",
         "status_badge",
-        "action",
-        "file_name",
+        "task",
         "progress",
         "counts",
-        "organization_name",
-        "creator",
+        "organization_creator",
         "created",
     ]
     actions = ["cancel_running", "retry_failed"]
@@ -47,6 +47,8 @@ class TaskList(TaskPermissions):
     # Sorting by any other column sorts the whole table; ids sort by creation time.
     sortable_by = ["id", "created"]
     show_full_result_count = False
+    # "Show counts" would count the tasks of every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
     paginator = TaskListPaginator
 
     @admin.display(description="Status")
@@ -54,10 +56,14 @@ class TaskList(TaskPermissions):
         """The status as a badge with its name; cancelled tasks and dry runs have their own."""
         return list_cells.status_badge(bulk_task)
 
-    @admin.display(description="File")
-    def file_name(self, bulk_task: BulkTask) -> SafeString:
-        """The uploaded file's name, cut short when long."""
-        return list_cells.truncated(bulk_task.file_original_name)
+    @admin.display(description="Action / file")
+    def task(self, bulk_task: BulkTask) -> SafeString:
+        """The action, and under it the uploaded file's name, cut short when long."""
+        return format_html(
+            '<span class="task-action">{}</span>{}',
+            bulk_task.action,
+            list_cells.truncated(bulk_task.file_original_name, css="task-file"),
+        )
 
     @admin.display(description="Progress")
     def progress(self, bulk_task: BulkTask) -> SafeString:
@@ -69,16 +75,21 @@ class TaskList(TaskPermissions):
         """Inserted, updated, skipped and errored lines in one cell."""
         return list_cells.counts(bulk_task)
 
-    @admin.display(description="Organization")
-    def organization_name(self, bulk_task: BulkTask) -> SafeString:
-        """The organization's name, with its slug in the tooltip."""
+    @admin.display(description="Organization / by")
+    def organization_creator(self, bulk_task: BulkTask) -> SafeString:
+        """The organization's name (its slug in the tooltip), and under it who started the task."""
         organization = bulk_task.organization
-        return list_cells.truncated(organization.name, f"{organization.name} ({organization.slug})")
-
-    @admin.display(description="Created by")
-    def creator(self, bulk_task: BulkTask) -> SafeString:
-        """The e-mail of who started the task, cut short when long."""
-        return list_cells.truncated(bulk_task.created_by.email if bulk_task.created_by else "")
+        return format_html(
+            "{}{}",
+            list_cells.truncated(
+                organization.name,
+                f"{organization.name} ({organization.slug})",
+                css="task-organization",
+            ),
+            list_cells.truncated(
+                bulk_task.created_by.email if bulk_task.created_by else "", css="task-creator"
+            ),
+        )
 
     @admin.display(description="Created", ordering="id")
     def created(self, bulk_task: BulkTask) -> SafeString:

@@ -157,13 +157,16 @@ def test_only_the_id_and_creation_columns_sort(staff_client: Client) -> None:
     assert sorted(sortable) == ["created", "id"]
 
 
-def test_the_list_has_no_date_hierarchy(staff_client: Client) -> None:
+def test_the_list_has_no_date_hierarchy_and_no_filter_counts(staff_client: Client) -> None:
     BulkTaskFactory()
 
     response = staff_client.get(CHANGELIST_URL)
+    asked_for_counts = staff_client.get(CHANGELIST_URL, {"_facets": "1"})
 
     assert response.context["cl"].date_hierarchy is None
     assert 'class="xfull"' not in response.content.decode()
+    assert "Show counts" not in response.content.decode()
+    assert "Completed (" not in asked_for_counts.content.decode()
 
 
 # --- The cells -----------------------------------------------------------------------------
@@ -282,12 +285,17 @@ def test_long_names_are_cut_by_the_stylesheet_and_whole_in_their_tooltip(
 
     html = staff_client.get(CHANGELIST_URL).content.decode()
 
-    [file_name] = cell(html, "file_name")
-    [organization] = cell(html, "organization_name")
-    [creator] = cell(html, "creator")
-    assert file_name == f'<span class="task-truncate" title="{name}">{name}</span>'
-    assert 'title="Initech Global Holdings Ltd. (initech)"' in organization
-    assert 'title="a.very.long.address@subsidiary.initech.example"' in creator
+    [task] = cell(html, "task")
+    [organization_creator] = cell(html, "organization_creator")
+    assert task == (
+        '<span class="task-action">users.import</span>'
+        f'<span class="task-truncate task-file" title="{name}">{name}</span>'
+    )
+    assert 'title="Initech Global Holdings Ltd. (initech)"' in organization_creator
+    assert 'title="a.very.long.address@subsidiary.initech.example"' in organization_creator
+    assert text(organization_creator) == (
+        "Initech Global Holdings Ltd. a.very.long.address@subsidiary.initech.example"
+    )
 
 
 def test_the_creation_time_reads_as_time_ago_with_the_moment_in_its_tooltip() -> None:

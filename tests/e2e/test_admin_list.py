@@ -91,7 +91,7 @@ def test_the_task_list_fits_a_1366_pixel_screen_without_scrolling_sideways(
     assert box["x"] + box["width"] <= LAPTOP["width"]
     expect(last_header).to_have_text("Created")
     running = page.locator("#result_list tbody tr", has_text="1,200,000")
-    expect(running.locator(".field-progress")).to_have_text("852,345 / 1,200,000")
+    expect(running.locator(".field-progress")).to_have_text("871,135 / 1,200,000")
     expect(running.locator(".field-status_badge")).to_have_text("In progress")
     cancelled = page.locator("#result_list tbody tr", has_text="Cancelled")
     expect(cancelled.locator(".task-badge--cancelled")).to_be_visible()
