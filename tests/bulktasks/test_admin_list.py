@@ -315,3 +315,29 @@ def test_the_creation_time_reads_as_time_ago_with_the_moment_in_its_tooltip() ->
     assert 'datetime="2026-12-02T11:57:00+00:00"' in relative_time(
         now - dt.timedelta(minutes=3), now=now
     )
+
+
+def test_the_whole_table_is_not_counted_on_postgresql_but_estimated(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pagination, "COUNTED_UP_TO", 2)
+    BulkTaskFactory.create_batch(5)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE bulktasks_bulktask")  # what autovacuum keeps up to date
+
+    queries = list_queries(staff_client)
+    html = staff_client.get(CHANGELIST_URL).content.decode()
+    filtered = list_queries(staff_client, status__exact="pending")
+
+    counts = [sql for sql in queries if "COUNT(" in sql.upper()]
+    if connection.vendor == "postgresql":
+        # The planner's figure for the whole table, read from pg_class: no count at all.
+        assert counts == []
+        assert any("pg_class" in sql for sql in queries)
+        assert "About 5 bulk tasks" in text(html)
+    else:
+        assert len(counts) == 1
+        assert "More than 2 bulk tasks" in text(html)
+    # A filtered list is counted, up to the limit, whatever the database.
+    assert [sql for sql in filtered if "COUNT(" in sql.upper() and "LIMIT 3" in sql]
