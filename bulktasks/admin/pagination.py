@@ -45,7 +45,8 @@ class TaskListPaginator(Paginator):
         estimate = self._table_estimate
         if estimate is not None:
             return estimate
-        return self._queryset[: COUNTED_UP_TO + 1].count()
+        # Unordered: a filter's own index then answers, instead of the list's order.
+        return self._queryset.order_by()[: COUNTED_UP_TO + 1].count()
 
     @property
     def more_than_counted(self) -> bool:
