@@ -30,6 +30,13 @@ def status_badge(bulk_task: BulkTask) -> SafeString:
     return badge
 
 
+def grouped(number: int) -> str:
+    """A count with its thousands grouped, 200,000, as the admin (in English) writes them."""
+    # Not formats.number_format: it reads the locale's settings on every call,
+    # about 80 microseconds, several times for each of a page's 100 rows.
+    return f"{number:,}"
+
+
 def _note(words: str) -> SafeString:
     return format_html('<span class="task-progress-note">{}</span>', words)
 
@@ -44,7 +51,7 @@ def progress(bulk_task: BulkTask) -> SafeString:
             return _note("scanning")
         return _note("not read")
     if bulk_task.is_export:
-        rows = formats.number_format(bulk_task.num_items, force_grouping=True)
+        rows = grouped(bulk_task.num_items)
         if bulk_task.status == BulkTask.Status.COMPLETED:
             bar = mark_safe('<progress max="1" value="1" aria-label="Rows written"></progress>')
         elif bulk_task.status == BulkTask.Status.IN_PROGRESS:
@@ -59,8 +66,8 @@ def progress(bulk_task: BulkTask) -> SafeString:
         '<span class="task-progress-text">{} / {}</span>',
         max(total, 1),
         min(done, total) if total else 0,
-        formats.number_format(done, force_grouping=True),
-        formats.number_format(total, force_grouping=True),
+        grouped(done),
+        grouped(total),
     )
 
 
@@ -75,7 +82,7 @@ COUNTS = (
 def counts(bulk_task: BulkTask) -> SafeString:
     """Inserted, updated, skipped and errored lines in one cell; the ones at zero left out."""
     shown = [
-        (kind, sign, formats.number_format(getattr(bulk_task, field), force_grouping=True), word)
+        (kind, sign, grouped(getattr(bulk_task, field)), word)
         for field, sign, kind, word in COUNTS
         if getattr(bulk_task, field)
     ]
@@ -119,9 +126,10 @@ def relative_time(moment: dt.datetime, *, now: dt.datetime | None = None) -> Saf
         words = f"{days} day{'s' if days > 1 else ''} ago"
     else:
         words = formats.date_format(timezone.localtime(moment), "j M Y")
+    # strftime, not the DATETIME_FORMAT of the locale: a tenth of its cost, on every row.
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         moment.isoformat(),
-        formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT"),
+        timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z"),
         words,
     )

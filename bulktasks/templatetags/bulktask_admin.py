@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django import template
-from django.utils import formats
 
+from bulktasks.admin import list_cells
 from bulktasks.dashboard import Dashboard, dashboard_get
 
 register = template.Library()
@@ -46,4 +46,4 @@ def query_time(value: dt.datetime) -> str:
 @register.filter
 def grouped(value: int) -> str:
     """A count with its thousands grouped: 200,000."""
-    return formats.number_format(value, force_grouping=True)
+    return list_cells.grouped(value)

@@ -312,9 +312,20 @@ def test_the_creation_time_reads_as_time_ago_with_the_moment_in_its_tooltip() ->
         words(days=3),
     ] == ["just now", "3 min ago", "5 h ago", "1 day ago", "3 days ago"]
     assert words(days=45) == "18 Oct 2026"
-    assert 'datetime="2026-12-02T11:57:00+00:00"' in relative_time(
-        now - dt.timedelta(minutes=3), now=now
-    )
+    three_minutes_ago = relative_time(now - dt.timedelta(minutes=3), now=now)
+    assert 'datetime="2026-12-02T11:57:00+00:00" title="2026-12-02 11:57 UTC"' in three_minutes_ago
+
+
+def test_each_row_has_the_checkbox_the_bulk_actions_read(staff_client: Client) -> None:
+    task = BulkTaskFactory()
+
+    html = staff_client.get(CHANGELIST_URL).content.decode()
+
+    assert '<input type="checkbox" id="action-toggle"' in html
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{task.pk}" class="action-select" '
+        f'aria-label="Select this object for an action - {task}">'
+    ) in html
 
 
 def test_the_whole_table_is_not_counted_on_postgresql_but_estimated(
