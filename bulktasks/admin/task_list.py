@@ -47,6 +47,7 @@ class TaskList(TaskPermissions):
     list_filter = ["status", "dry_run", "organization", ActionListFilter, "created_at"]
     # A task id, a file name, or who created the task (see get_search_results).
     search_fields = ["=id", "file_original_name", "created_by__email"]
+    search_help_text = "A task id, or part of a file name or of its creator's e-mail."
     list_select_related = ["organization", "created_by"]
     # Sorting by any other column sorts the whole table; ids sort by creation time.
     sortable_by = ["id", "created"]

@@ -95,7 +95,7 @@ def test_the_task_list_fits_a_1366_pixel_screen_without_scrolling_sideways(
     expect(running.locator(".field-status_badge")).to_have_text("In progress")
     cancelled = page.locator("#result_list tbody tr", has_text="Cancelled")
     expect(cancelled.locator(".task-badge--cancelled")).to_be_visible()
-    screenshot(page, "admin-task-list")
+    screenshot(page, "admin-task-list-1366")
 
 
 def test_the_dashboard_shows_the_last_24_hours_above_the_apps(
