@@ -174,6 +174,8 @@ class BulkTask(models.Model):
             models.Index(fields=["organization", "-id"], name="bulktask_org_newest"),
             models.Index(fields=["organization", "status", "-id"], name="bulktask_org_status"),
             models.Index(fields=["status", "lease_expires_at"], name="bulktask_stale"),
+            # The staff dashboard's last 24 hours, and the task list's "Created" filter.
+            models.Index(fields=["created_at"], name="bulktask_created"),
             # The retention sweep: finished tasks whose files are still stored,
             # oldest first; tasks already swept leave the index.
             models.Index(

@@ -96,7 +96,10 @@ def test_an_export_not_completed_has_no_link_and_no_download(
 def test_the_task_list_shows_an_exports_rows_written(staff_client: Client, completed) -> None:
     html = staff_client.get(reverse("admin:bulktasks_bulktask_changelist")).content.decode()
 
-    assert '<td class="field-progress">1 rows written</td>' in html
+    assert (
+        '<td class="field-progress"><progress max="1" value="1" aria-label="Rows written">'
+        '</progress><span class="task-progress-text">1 rows written</span></td>'
+    ) in html
 
 
 def test_a_result_no_longer_stored_answers_410_as_the_api_does(

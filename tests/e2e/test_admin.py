@@ -41,15 +41,16 @@ def result_rows(page: Page, count: int) -> list[dict[str, str]]:
     """The task list's rows, once it shows ``count``, as {column: text} for the columns read."""
     body_rows = page.locator("#result_list tbody tr")
     expect(body_rows).to_have_count(count)
-    rows = []
-    for row in body_rows.all():
-        rows.append(
-            {
-                name: row.locator(f".field-{name}").inner_text().strip()
-                for name in ("id", "status", "file_original_name", "num_errors")
-            }
-        )
-    return rows
+    cells = {
+        "id": ".field-id",
+        "status": ".field-status_badge",
+        "file": ".field-task .task-file",
+        "counts": ".field-counts",
+    }
+    return [
+        {name: row.locator(selector).inner_text().strip() for name, selector in cells.items()}
+        for row in body_rows.all()
+    ]
 
 
 # --- Logging in ----------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def test_filtering_the_task_list_by_status_shows_only_those_tasks(
     rows = result_rows(page, 2)
     assert {row["id"] for row in rows} == {demo.COMPLETED_TASK_ID, demo.OTHER_TASK_ID}
     assert {row["status"] for row in rows} == {"Completed"}
-    assert {row["file_original_name"] for row in rows} == {"team.csv", "globex-staff.csv"}
+    assert {row["file"] for row in rows} == {"team.csv", "globex-staff.csv"}
 
     status_filter.get_by_role("link", name="Failed", exact=True).click()
 
