@@ -150,7 +150,7 @@ class TestRetention:
         page = staff_client.get(reverse("admin:bulktasks_bulktask_change", args=[task.pk]))
         download = staff_client.get(link)
 
-        assert "Expired on" in page.content.decode()
+        assert "Result expired on" in page.content.decode()
         assert link not in page.content.decode()
         assert download.status_code == 410
 
