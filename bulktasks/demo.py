@@ -145,6 +145,11 @@ def demo_seed() -> DemoData:
             **scanned,
             **held,
             **common,
+            # The 50 skipped lines its counts claim, among the first 4,000 it has done.
+            lines=[
+                (BulkTaskLine.Kind.SKIPPED, line, "already a member")
+                for line in range(2, 4_000, 80)
+            ],
         ),
         _task_get_or_create(
             COMPLETED_TASK_ID,

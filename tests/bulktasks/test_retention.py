@@ -231,7 +231,7 @@ class TestAfterExpiry:
 
         html = page.content.decode()
         assert page.status_code == 200
-        assert "Expired on" in html
+        assert "Original file expired on" in html
         assert str(expired.file_expired_at.year) in html
         assert reverse("admin:bulktasks_bulktask_download", args=[expired.pk]) not in html
 
