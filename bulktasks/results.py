@@ -9,12 +9,14 @@ from bulktasks.actions import ExportAction, action_get
 from bulktasks.exports import FORMATS
 from bulktasks.models import BulkTask
 from bulktasks.services import open_result_file
+from bulktasks.storage import storage_is_unavailable
 from core.exceptions import (
     FileExpired,
     NoResultFile,
     ResultNotProduced,
     ResultNotReady,
     ServiceError,
+    ServiceUnavailable,
 )
 
 
@@ -72,6 +74,11 @@ def bulk_task_result_open(*, bulk_task: BulkTask, organization_slug: str) -> Res
         stream = open_result_file(bulk_task)
     except FileNotFoundError as exc:
         raise result_expired_error() from exc
+    except Exception as exc:
+        # As the errors file does: a storage that is away is a 503 to retry, not a 500.
+        if storage_is_unavailable(exc):
+            raise ServiceUnavailable("File storage is temporarily unavailable") from exc
+        raise
     return ResultFile(
         stream=stream,
         name=bulk_task_result_name(bulk_task=bulk_task, organization_slug=organization_slug),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import io
+from unittest import mock
 
 import pytest
 from openpyxl import load_workbook
 
 from bulktasks.models import BulkTask, IdempotencyKey
 from bulktasks.processing import bulk_task_process
+from bulktasks.storage import bulk_task_storage
 from tests.bulktasks.exports import member, result_bytes
 from tests.bulktasks.files import csv_file, people_rows
 from tests.conftest import bearer
@@ -427,6 +430,25 @@ def test_a_result_no_longer_stored_is_not_served(client, people):
         "code": 3006,
         "message": "File expired: the result file is no longer stored",
     }
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [(OSError(errno.EIO, "Input/output error"), 503), (PermissionError(13, "denied"), 500)],
+)
+def test_a_storage_that_fails_the_read_answers_in_the_envelope(client, people, failure, status):
+    task_id = export(client).json()["data"]["id"]
+    finished(task_id)
+    client.raise_request_exception = False
+
+    with mock.patch.object(bulk_task_storage(), "open", side_effect=failure):
+        response = client.get(f"{URL}/{task_id}/result")
+
+    # A storage that is away for the moment is a 503 to retry; a broken
+    # configuration stays a 500, still in the envelope.
+    assert response.status_code == status
+    assert response.json()["status"] is False
+    assert response.json()["error"]["code"] == (5003 if status == 503 else 5000)
 
 
 def test_reading_the_result_needs_the_get_permission(api_client, organization, make_member, people):
