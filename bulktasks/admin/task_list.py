@@ -121,7 +121,10 @@ class TaskList(TaskPermissions):
             # reading every task: the one lookup is an index probe.
             return queryset.filter(pk=term.lower()), False
         for word in smart_split(term):
-            word = unescape_string_literal(word) if word[:1] in {'"', "'"} else word
+            # As Django's own search: only a word quoted at both ends is a literal;
+            # unescape_string_literal refuses a lone or unbalanced quote (a 500).
+            if len(word) > 1 and word[0] in {'"', "'"} and word[0] == word[-1]:
+                word = unescape_string_literal(word)
             # The creators whose e-mail matches, found once in the users table,
             # not joined to each task: a join probes the users table per task.
             creators = User.objects.filter(email__icontains=word).values("pk")

@@ -119,6 +119,27 @@ def test_a_search_by_file_name_or_email_still_works(staff_client: Client) -> Non
     assert [task.pk for task in by_email.context["cl"].result_list] == [by_ana.pk]
 
 
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        ('"Q3 report', ['"Q3 report.csv']),
+        ('"', ['"Q3 report.csv']),
+        ('"q3 report"', ['"Q3 report.csv']),
+    ],
+)
+def test_a_search_with_a_stray_quote_searches_it_instead_of_failing(
+    staff_client: Client, term: str, found: list[str]
+) -> None:
+    BulkTaskFactory(file_original_name='"Q3 report.csv')
+    BulkTaskFactory(file_original_name="other.csv")
+
+    response = staff_client.get(CHANGELIST_URL, {"q": term})
+
+    assert response.status_code == 200
+    names = [task.file_original_name for task in response.context["cl"].result_list]
+    assert names == found
+
+
 def test_past_the_counted_tasks_the_list_says_more_than_and_offers_no_deeper_page(
     staff_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
