@@ -137,6 +137,9 @@ class TaskList(TaskPermissions):
         description="Cancel the selected pending or running tasks", permissions=["cancel"]
     )
     def cancel_running(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
+        # Counted before acting: the queryset keeps the list's filters (the
+        # dashboard's "Pending" link, say), which the cancelled tasks then leave.
+        selected = queryset.count()
         cancelled = 0
         running = queryset.filter(status__in=[BulkTask.Status.PENDING, BulkTask.Status.IN_PROGRESS])
         for bulk_task in running:
@@ -145,7 +148,7 @@ class TaskList(TaskPermissions):
             except BulkTaskFinished:
                 continue  # it finished between the list and the click
             cancelled += 1
-        left = queryset.count() - cancelled
+        left = selected - cancelled
         self.message_user(request, f"{cancelled} task(s) cancelled.", messages.SUCCESS)
         if left:
             self.message_user(
@@ -154,13 +157,16 @@ class TaskList(TaskPermissions):
 
     @admin.action(description="Retry the selected failed tasks", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
+        # Counted before acting, as in cancel_running: a retried task leaves a "Failed" filter.
+        selected = queryset.count()
+        not_cancelled = queryset.filter(
+            status=BulkTask.Status.FAILED, cancelled_at__isnull=False
+        ).count()
         retried = 0
-        cancelled = queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=False)
         for bulk_task in queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=True):
             if bulk_task_retry(bulk_task=bulk_task).status == BulkTask.Status.PENDING:
                 retried += 1
-        not_cancelled = cancelled.count()
-        skipped = queryset.count() - retried - not_cancelled
+        skipped = selected - retried - not_cancelled
         self.message_user(request, f"{retried} task(s) sent back to the queue.", messages.SUCCESS)
         if skipped:
             self.message_user(
