@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
 
-from bulktasks.admin import list_cells
+from bulktasks.admin import list_cells, pagination
 from bulktasks.admin.filters import ActionListFilter
 from bulktasks.admin.pagination import TaskListPaginator
 from bulktasks.admin.permissions import TaskPermissions
@@ -180,6 +180,22 @@ class TaskList(TaskPermissions):
                 f"{not_cancelled} task(s) were cancelled; a cancelled task is not run again.",
                 messages.WARNING,
             )
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> Any:
+        """Django's action run, refused across pages when more tasks match than the list counts."""
+        # The list offers no "Select all" then (actions.html); a form posted anyway
+        # would cancel or retry every matching task, one by one, in one request.
+        across = request.POST.get("select_across") in {"1", "True", "true", "on"}
+        limit = pagination.COUNTED_UP_TO
+        if across and queryset.order_by()[: limit + 1].count() > limit:
+            self.message_user(
+                request,
+                f"More than {limit:,} tasks match: narrow the list with a filter or a "
+                "search, then select them again. No task was changed.",
+                messages.ERROR,
+            )
+            return None
+        return super().response_action(request, queryset)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
