@@ -181,7 +181,9 @@ class TaskList(TaskPermissions):
                 messages.WARNING,
             )
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> Any:
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> Any:
         """Django's action run, refused across pages when more tasks match than the list counts."""
         # The list offers no "Select all" then (actions.html); a form posted anyway
         # would cancel or retry every matching task, one by one, in one request.
@@ -195,7 +197,7 @@ class TaskList(TaskPermissions):
                 messages.ERROR,
             )
             return None
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, *args, **kwargs)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
