@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
 
-from bulktasks.admin import list_cells
+from bulktasks.admin import list_cells, pagination
 from bulktasks.admin.filters import ActionListFilter
 from bulktasks.admin.pagination import TaskListPaginator
 from bulktasks.admin.permissions import TaskPermissions
@@ -121,7 +121,10 @@ class TaskList(TaskPermissions):
             # reading every task: the one lookup is an index probe.
             return queryset.filter(pk=term.lower()), False
         for word in smart_split(term):
-            word = unescape_string_literal(word) if word[:1] in {'"', "'"} else word
+            # As Django's own search: only a word quoted at both ends is a literal;
+            # unescape_string_literal refuses a lone or unbalanced quote (a 500).
+            if len(word) > 1 and word[0] in {'"', "'"} and word[0] == word[-1]:
+                word = unescape_string_literal(word)
             # The creators whose e-mail matches, found once in the users table,
             # not joined to each task: a join probes the users table per task.
             creators = User.objects.filter(email__icontains=word).values("pk")
@@ -134,6 +137,9 @@ class TaskList(TaskPermissions):
         description="Cancel the selected pending or running tasks", permissions=["cancel"]
     )
     def cancel_running(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
+        # Counted before acting: the queryset keeps the list's filters (the
+        # dashboard's "Pending" link, say), which the cancelled tasks then leave.
+        selected = queryset.count()
         cancelled = 0
         running = queryset.filter(status__in=[BulkTask.Status.PENDING, BulkTask.Status.IN_PROGRESS])
         for bulk_task in running:
@@ -142,7 +148,7 @@ class TaskList(TaskPermissions):
             except BulkTaskFinished:
                 continue  # it finished between the list and the click
             cancelled += 1
-        left = queryset.count() - cancelled
+        left = selected - cancelled
         self.message_user(request, f"{cancelled} task(s) cancelled.", messages.SUCCESS)
         if left:
             self.message_user(
@@ -151,13 +157,16 @@ class TaskList(TaskPermissions):
 
     @admin.action(description="Retry the selected failed tasks", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[BulkTask]) -> None:
+        # Counted before acting, as in cancel_running: a retried task leaves a "Failed" filter.
+        selected = queryset.count()
+        not_cancelled = queryset.filter(
+            status=BulkTask.Status.FAILED, cancelled_at__isnull=False
+        ).count()
         retried = 0
-        cancelled = queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=False)
         for bulk_task in queryset.filter(status=BulkTask.Status.FAILED, cancelled_at__isnull=True):
             if bulk_task_retry(bulk_task=bulk_task).status == BulkTask.Status.PENDING:
                 retried += 1
-        not_cancelled = cancelled.count()
-        skipped = queryset.count() - retried - not_cancelled
+        skipped = selected - retried - not_cancelled
         self.message_user(request, f"{retried} task(s) sent back to the queue.", messages.SUCCESS)
         if skipped:
             self.message_user(
@@ -171,6 +180,24 @@ class TaskList(TaskPermissions):
                 f"{not_cancelled} task(s) were cancelled; a cancelled task is not run again.",
                 messages.WARNING,
             )
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Django's action run, refused across pages when more tasks match than the list counts."""
+        # The list offers no "Select all" then (actions.html); a form posted anyway
+        # would cancel or retry every matching task, one by one, in one request.
+        across = request.POST.get("select_across") in {"1", "True", "true", "on"}
+        limit = pagination.COUNTED_UP_TO
+        if across and queryset.order_by()[: limit + 1].count() > limit:
+            self.message_user(
+                request,
+                f"More than {limit:,} tasks match: narrow the list with a filter or a "
+                "search, then select them again. No task was changed.",
+                messages.ERROR,
+            )
+            return None
+        return super().response_action(request, queryset, *args, **kwargs)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

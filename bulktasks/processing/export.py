@@ -311,7 +311,8 @@ def _parts_redo(bulk_task: BulkTask, owner: str, *, dispatch: bool, log: dict[st
     """Send each done chunk whose part is not stored back to ``pending``; True if there was one.
 
     Such a chunk is done again as if it never ran: its rows are taken off the
-    task's count, to be counted again with its new part. The task's lease is
+    task's count, to be counted again with its new part, and the task counts an
+    attempt (the next join gives up past the limit). The task's lease is
     let go, so that the worker of the last chunk done again joins the parts.
     A part can be missing when its chunk's commit failed at COMMIT (see
     ``_recording``), or when the storage lost it.
@@ -347,6 +348,10 @@ def _parts_redo(bulk_task: BulkTask, owner: str, *, dispatch: bool, log: dict[st
         )
         BulkTask.objects.filter(pk=bulk_task.pk).update(
             num_items=F("num_items") - rows,
+            # Each redo is an attempt at the join: a storage that keeps losing
+            # parts (one not shared between workers) fails the task after
+            # BULK_TASK_MAX_ATTEMPTS joins instead of exporting again forever.
+            attempts=F("attempts") + 1,
             lease_owner="",
             lease_expires_at=None,
             updated_at=now,

@@ -56,6 +56,29 @@ def test_the_list_action_cancels_pending_and_running_tasks_and_leaves_finished_o
     ]
 
 
+@pytest.mark.parametrize(
+    ("action", "status", "done"),
+    [
+        ("cancel_running", BulkTask.Status.PENDING, "2 task(s) cancelled."),
+        ("retry_failed", BulkTask.Status.FAILED, "2 task(s) sent back to the queue."),
+    ],
+)
+def test_an_action_on_a_list_filtered_by_status_reports_what_it_did_and_nothing_more(
+    staff_client: Client, acme: Organization, action: str, status: str, done: str
+) -> None:
+    # The dashboard links to the list filtered by status; the tasks acted on leave that filter.
+    tasks = [pending(acme, people_rows(2)) for _ in range(2)]
+    BulkTask.objects.filter(pk__in=[task.pk for task in tasks]).update(status=status)
+
+    response = staff_client.post(
+        f"{CHANGELIST_URL}?status__exact={status}",
+        {"action": action, "_selected_action": [task.pk for task in tasks]},
+        follow=True,
+    )
+
+    assert messages_of(response) == [done]
+
+
 def test_the_status_filter_lists_a_cancelled_task_as_failed(
     staff_client: Client, acme: Organization
 ) -> None:

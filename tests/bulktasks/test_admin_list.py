@@ -119,6 +119,27 @@ def test_a_search_by_file_name_or_email_still_works(staff_client: Client) -> Non
     assert [task.pk for task in by_email.context["cl"].result_list] == [by_ana.pk]
 
 
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        ('"Q3 report', ['"Q3 report.csv']),
+        ('"', ['"Q3 report.csv']),
+        ('"q3 report"', ['"Q3 report.csv']),
+    ],
+)
+def test_a_search_with_a_stray_quote_searches_it_instead_of_failing(
+    staff_client: Client, term: str, found: list[str]
+) -> None:
+    BulkTaskFactory(file_original_name='"Q3 report.csv')
+    BulkTaskFactory(file_original_name="other.csv")
+
+    response = staff_client.get(CHANGELIST_URL, {"q": term})
+
+    assert response.status_code == 200
+    names = [task.file_original_name for task in response.context["cl"].result_list]
+    assert names == found
+
+
 def test_past_the_counted_tasks_the_list_says_more_than_and_offers_no_deeper_page(
     staff_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,6 +159,58 @@ def test_past_the_counted_tasks_the_list_says_more_than_and_offers_no_deeper_pag
     # Django's changelist answers a page past the last with its error redirect.
     assert too_deep.status_code == 302
     assert "e=1" in too_deep["Location"]
+
+
+def test_past_the_counted_tasks_no_action_runs_across_pages(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pagination, "COUNTED_UP_TO", 4)
+    monkeypatch.setattr(admin.site.get_model_admin(BulkTask), "list_per_page", 2)
+    BulkTaskFactory.create_batch(6)
+    first = BulkTask.objects.order_by("-id").first()
+    assert first is not None
+
+    html = staff_client.get(CHANGELIST_URL).content.decode()
+    # "Select all 5" would be the count cut short, not the 6 tasks the action would change.
+    assert "Select all" not in text(html)
+    response = staff_client.post(
+        CHANGELIST_URL,
+        {
+            "action": "cancel_running",
+            "select_across": "1",
+            "index": "0",
+            "_selected_action": [first.pk],
+        },
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "More than 4 tasks match: narrow the list with a filter or a search, then select them "
+        "again. No task was changed."
+    ]
+    assert not BulkTask.objects.filter(cancelled_at__isnull=False).exists()
+
+
+def test_within_the_counted_tasks_an_action_runs_across_pages(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin.site.get_model_admin(BulkTask), "list_per_page", 2)
+    BulkTaskFactory.create_batch(3)
+    first = BulkTask.objects.order_by("-id").first()
+    assert first is not None
+
+    assert "Select all 3 bulk tasks" in text(staff_client.get(CHANGELIST_URL).content.decode())
+    staff_client.post(
+        CHANGELIST_URL,
+        {
+            "action": "cancel_running",
+            "select_across": "1",
+            "index": "0",
+            "_selected_action": [first.pk],
+        },
+    )
+
+    assert BulkTask.objects.filter(cancelled_at__isnull=False).count() == 3
 
 
 def test_a_few_tasks_are_counted_exactly(staff_client: Client) -> None:

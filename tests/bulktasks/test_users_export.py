@@ -547,6 +547,34 @@ def test_a_done_chunk_whose_part_is_gone_runs_again_and_the_result_is_exact(acme
     assert _stored(done) == [done.result_key]
 
 
+def test_parts_that_keep_vanishing_fail_the_export_after_its_attempts(acme, reference, settings):
+    # Parts written on one worker's own disk, never seen by the worker that joins them.
+    settings.BULK_TASK_MAX_ATTEMPTS = 3
+    task = all_chunks_done_without_join(acme)
+    real = bulk_task_storage()
+    vanishing = mock.Mock(wraps=real)
+    vanishing.exists.side_effect = lambda key: not key.endswith(".part") and real.exists(key)
+    vanishing.open.side_effect = lambda key, *args: (
+        (_ for _ in ()).throw(FileNotFoundError(key))
+        if key.endswith(".part")
+        else real.open(key, *args)
+    )
+
+    joins = 0
+    with mock.patch("bulktasks.processing.export.bulk_task_storage", return_value=vanishing):
+        while joins < 10 and not BulkTask.objects.get(pk=task.pk).is_finished:
+            joins += 1
+            export_assemble(bulk_task_id=task.pk, owner=f"joiner{joins}", dispatch=False)
+            with mock.patch("bulktasks.processing.chunks.export_assemble"):
+                for chunk in BulkTaskChunk.objects.filter(task=task).exclude(status="done"):
+                    bulk_task_chunk_process(chunk_id=chunk.pk, owner=f"w{joins}", dispatch=False)
+
+    failed = BulkTask.objects.get(pk=task.pk)
+    assert failed.status == "failed"
+    assert "gave up after 3 attempts" in failed.error
+    assert joins == 4  # three joins that ran the lost chunks again, then one that gave up
+
+
 def test_a_recorded_result_no_longer_stored_is_written_again_before_completing(acme, reference):
     task = all_chunks_done_without_join(acme)
     with (
