@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -39,8 +40,19 @@ def _clear_caches() -> Iterator[None]:
 
 
 @pytest.fixture
-def throttle_rates(settings) -> Callable[..., None]:
-    """Set rate limits for a test, e.g. ``throttle_rates(**{"reads.user": "2/min"})``."""
+def throttle_rates(settings, monkeypatch) -> Callable[..., None]:
+    """Set rate limits for a test, e.g. ``throttle_rates(**{"reads.user": "2/min"})``.
+
+    The limits count in fixed windows, so a test that crossed a window's end
+    (a minute's, with "2/min") would find its budget whole again half way. The
+    clock the counters read stands still for the test, mid-minute, mid-hour and
+    mid-day, so that every request of the test falls in one window.
+    """
+    from core.throttling import RateThrottle
+
+    day = 86_400
+    midway = time.time() // day * day + day / 2 + 30 * 60 + 30
+    monkeypatch.setattr(RateThrottle, "timer", staticmethod(lambda: midway))
 
     def set_rates(**rates: str | None) -> None:
         current = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]

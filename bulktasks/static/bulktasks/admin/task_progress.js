@@ -26,7 +26,12 @@
     }
     const bar = document.getElementById("task-progress-bar");
     if (bar) {
-      if (progress.total === null) {
+      if (progress.total === null && progress.is_finished) {
+        // A finished export: its rows are all written, however many.
+        bar.max = 1;
+        bar.value = 1;
+        bar.removeAttribute("data-indeterminate");
+      } else if (progress.total === null) {
         bar.removeAttribute("value");
       } else {
         bar.max = Math.max(progress.total, 1);
