@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
+
 from bulktasks.models import BulkTask
 from bulktasks.selectors import bulk_task_get
 from core.exceptions import EntityNotFound
@@ -24,3 +26,16 @@ def page(items: Any, has_more: bool, next_cursor: str | None) -> dict[str, Any]:
     if has_more and next_cursor is not None:
         body["nextCursor"] = next_cursor
     return body
+
+
+def attachment_header(filename: str, *, example: str = "") -> OpenApiParameter:
+    """The OpenAPI description of a download's ``Content-Disposition: attachment`` header."""
+    example = f", e.g. `{example}`" if example else ""
+    return OpenApiParameter(
+        "Content-Disposition",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[200],
+        description=f'`attachment; filename="{filename}"`{example}.',
+    )

@@ -11,12 +11,13 @@ from django.http import StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulktasks.errorfile.stream import ErrorsCsv, bulk_task_errors_csv
+from bulktasks.views.base import attachment_header
 from bulktasks.views.task_detail import BulkTaskViewSet
 from core import errors
 from core.openapi import raises
@@ -74,16 +75,7 @@ class BulkTaskErrorsCsvViewSet(BulkTaskViewSet):
         operation_id="getBulkTaskErrorsCsv",
         summary="Download a bulkTask's errored lines as CSV",
         description=ERRORS_CSV_DESCRIPTION,
-        parameters=[
-            OpenApiParameter(
-                "Content-Disposition",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                response=[200],
-                description='`attachment; filename="<uploaded name>-errors.csv"`.',
-            )
-        ],
+        parameters=[attachment_header("<uploaded name>-errors.csv")],
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR,

@@ -8,12 +8,13 @@ from typing import Any
 from django.http import FileResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
 from bulktasks.exports import FORMATS
 from bulktasks.models import BulkTask
 from bulktasks.results import bulk_task_result_open
+from bulktasks.views.base import attachment_header
 from core import errors
 from core.openapi import never_raises, raises
 from users.endpoints import OrganizationViewSet
@@ -47,16 +48,9 @@ class TaskResult(OrganizationViewSet):
             "406); errors are JSON."
         ),
         parameters=[
-            OpenApiParameter(
-                "Content-Disposition",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                response=[200],
-                description=(
-                    '`attachment; filename="<organization slug>-<title>-<bulkTaskId>'
-                    '.<csv|jsonl|xlsx>"`, e.g. `acme-users-65a0c0ffee0123456789abcd.csv`.'
-                ),
+            attachment_header(
+                "<organization slug>-<title>-<bulkTaskId>.<csv|jsonl|xlsx>",
+                example="acme-users-65a0c0ffee0123456789abcd.csv",
             )
         ],
         responses={

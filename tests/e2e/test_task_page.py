@@ -150,21 +150,25 @@ def test_a_running_task_page_counts_up_on_its_own_until_the_workers_complete_it(
     expect(page.locator("#task-status")).to_have_text("Completed", timeout=180_000)
 
     assert page.evaluate("window.stillTheSamePage") is True
-    seen = [int(text) for text in page.evaluate("window.processedSeen") if text.isdigit()]
+    seen = [
+        int(text.replace(",", ""))
+        for text in page.evaluate("window.processedSeen")
+        if text.replace(",", "").isdigit()
+    ]
     assert seen == sorted(seen), f"the processed count went down: {seen}"
     assert any(0 < count < LINES for count in seen), f"no count between 0 and {LINES}: {seen}"
     assert seen[-1] == LINES
-    expect(page.locator("#task-total")).to_have_text(str(LINES))
+    expect(page.locator("#task-total")).to_have_text(f"{LINES:,}")
     expect(page.locator("#task-finished-notice")).to_be_visible()
     expect(page.locator("#cancel-task")).to_have_count(0)
     task = BulkTask.objects.get(pk=task_id)
     assert task.status == BulkTask.Status.COMPLETED
     assert report_counts(page) == {
-        "items": str(task.num_items),
-        "inserted": str(task.num_inserts),
-        "updated": str(task.num_updates),
-        "skipped": str(task.num_skips),
-        "errored": str(task.num_errors),
+        "items": f"{task.num_items:,}",
+        "inserted": f"{task.num_inserts:,}",
+        "updated": f"{task.num_updates:,}",
+        "skipped": f"{task.num_skips:,}",
+        "errored": f"{task.num_errors:,}",
     }
     assert task.num_errors > 0
     # The line tables quote the new totals too; their rows come with a reload.

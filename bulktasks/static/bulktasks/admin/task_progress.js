@@ -10,9 +10,14 @@
   // flaky network), up to a minute; a 403 or 404 ends the polling.
   const MAX_INTERVAL_MS = 60000;
 
+  // Numbers as the rest of the admin writes them: 200,000.
+  function grouped(value) {
+    return value === null || value === undefined ? "?" : Number(value).toLocaleString("en-US");
+  }
+
   function setText(id, value) {
     const element = document.getElementById(id);
-    const text = value === null || value === undefined ? "?" : String(value);
+    const text = grouped(value);
     if (element && element.textContent !== text) {
       element.textContent = text;
     }
@@ -46,7 +51,7 @@
       setText("count-" + name, value);
       // The totals the line tables quote; their rows come with a reload.
       for (const element of document.querySelectorAll('[data-count="' + name + '"]')) {
-        element.textContent = String(value);
+        element.textContent = grouped(value);
       }
     }
     const error = document.getElementById("task-error");
@@ -73,9 +78,16 @@
     let delay = INTERVAL_MS;
 
     function poll() {
+      // A tab in the background asks nothing; it catches up once shown again.
+      if (document.hidden) {
+        window.setTimeout(poll, INTERVAL_MS);
+        return;
+      }
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
-          if (response.status === 403 || response.status === 404) {
+          // No permission, no such task, or a session that ended (the admin
+          // redirects to its login page): nothing more to follow.
+          if (response.status === 403 || response.status === 404 || response.redirected) {
             return null;
           }
           if (!response.ok) {
