@@ -400,6 +400,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's consumer, but a finished task's ack is sent at once, not after the
+# event loop's next wait (up to ten seconds with --pool=solo): core/celery_consumer.py.
+CELERY_WORKER_CONSUMER = "core.celery_consumer:Consumer"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
