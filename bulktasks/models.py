@@ -255,7 +255,12 @@ class BulkTaskChunk(models.Model):
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="Its first claim, and every takeover from a worker that died."
     )
-    queued_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its message was last sent."
+    )
+    requeues = models.PositiveSmallIntegerField(
+        default=0, help_text="Messages the sweeper sent again since it was dispatched or claimed."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     num_inserts = models.PositiveIntegerField(default=0)

@@ -81,6 +81,7 @@ def chunk_claim(
         lease_expires_at=now + lease_duration(),
         attempts=_attempts_after_claim(taken_over=taken_over),
         queued_at=None,
+        requeues=0,
         started_at=now,
     )
     if not claimed:

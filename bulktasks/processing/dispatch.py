@@ -113,7 +113,7 @@ def organization_dispatch(
         if not picked:
             return []
         BulkTaskChunk.objects.filter(pk__in=picked).update(
-            status=BulkTaskChunk.Status.QUEUED, queued_at=timezone.now()
+            status=BulkTaskChunk.Status.QUEUED, queued_at=timezone.now(), requeues=0
         )
         for chunk_id in picked[keep:]:
             transaction.on_commit(partial(chunk_enqueue, chunk_id=chunk_id))

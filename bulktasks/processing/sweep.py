@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q
@@ -76,10 +76,7 @@ def _sweep_scans() -> list[str]:
             updated_at__lt=now - grace,
         )
     )
-    last = _REQUEUE_BACKOFF_STEPS
-    due = Q(requeues=0) | Q(requeues__gte=last, requeued_at__lt=now - grace * 2**last)
-    for step in range(1, last):
-        due |= Q(requeues=step, requeued_at__lt=now - grace * 2**step)
+    due = Q(requeues=0) | _resend_due(now=now, grace=grace, sent_at="requeued_at")
     ids = list(BulkTask.objects.filter(left_behind & due).values_list("id", flat=True)[:_BATCH])
     if not ids:
         return ids
@@ -95,10 +92,20 @@ def _sweep_scans() -> list[str]:
 
 
 def _sweep_chunks() -> list[str]:
-    """Chunks whose message was lost or whose worker died, sent again once per grace period."""
+    """Chunks whose message was lost or whose worker died, sent again with a doubling wait.
+
+    A queued chunk is first sent again a grace period after its dispatch; a
+    running one whose lease ran out, at once. Then, as for scans, each wait is
+    twice the last (up to 64 grace periods) until a worker claims it: a chunk
+    that only waits behind a long queue gets a few duplicate messages, not one
+    per grace period, which would make the queue longer still.
+    """
     now = timezone.now()
-    quiet = Q(queued_at__isnull=True) | Q(
-        queued_at__lt=now - timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    quiet = (
+        Q(queued_at__isnull=True)
+        | Q(requeues=0, queued_at__lt=now - grace)
+        | _resend_due(now=now, grace=grace, sent_at="queued_at")
     )
     lost = Q(status=BulkTaskChunk.Status.QUEUED) & quiet
     dead = Q(status=BulkTaskChunk.Status.RUNNING, lease_expires_at__lt=now) & quiet
@@ -106,7 +113,9 @@ def _sweep_chunks() -> list[str]:
     if not rows:
         return []
     # A running chunk keeps its status: the claim that takes it over counts the attempt.
-    BulkTaskChunk.objects.filter(lost | dead, pk__in=[pk for pk, _ in rows]).update(queued_at=now)
+    BulkTaskChunk.objects.filter(lost | dead, pk__in=[pk for pk, _ in rows]).update(
+        queued_at=now, requeues=F("requeues") + 1
+    )
     for chunk_id, _ in rows:
         chunk_enqueue(chunk_id=chunk_id)
     logger.info("swept %s bulk task chunks back to the queue", len(rows))
@@ -140,6 +149,15 @@ def _sweep_joins() -> list[str]:
     if ids:
         logger.info("swept %s bulk task results back to the queue", len(ids))
     return ids
+
+
+def _resend_due(*, now: datetime, grace: timedelta, sent_at: str) -> Q:
+    """Sent again ``requeues`` (1 or more) times: due ``grace`` x 2^requeues after ``sent_at``."""
+    last = _REQUEUE_BACKOFF_STEPS
+    due = Q(requeues__gte=last, **{f"{sent_at}__lt": now - grace * 2**last})
+    for step in range(1, last):
+        due |= Q(requeues=step, **{f"{sent_at}__lt": now - grace * 2**step})
+    return due
 
 
 def _sweep_dispatch() -> None:

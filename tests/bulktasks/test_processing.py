@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from bulktasks.actions import action_get
-from bulktasks.models import BulkTask, BulkTaskLine, IdempotencyKey
+from bulktasks.models import BulkTask, BulkTaskChunk, BulkTaskLine, IdempotencyKey
 from bulktasks.processing import (
     LeaseLost,
     bulk_task_claim,
@@ -18,10 +18,12 @@ from bulktasks.processing import (
 )
 from bulktasks.processing import scan as scan_module
 from bulktasks.processing import sweep as sweep_module
+from bulktasks.processing.claim import chunk_claim
+from bulktasks.processing.dispatch import organization_dispatch
 from bulktasks.services import bulk_task_create, bulk_task_retry
 from bulktasks.tasks import flush_expired_idempotency_keys
 from tests.bulktasks.files import csv_file, people_rows, raw_file
-from tests.bulktasks.pipeline import pending
+from tests.bulktasks.pipeline import pending, scanned
 from tests.factories import MembershipFactory, UserFactory
 from users.models import Membership, User
 
@@ -483,3 +485,79 @@ def test_a_worker_taking_the_task_resets_the_sweepers_backoff(acme, settings, mo
 
     assert claimed is not None
     assert (claimed.requeues, claimed.requeued_at) == (0, None)
+
+
+def _chunk_sweeps_at(monkeypatch, start, moments: list[float]) -> list[list[int]]:
+    """Sweep once at each of these minutes after ``start``; the chunks each sweep sent again."""
+    sent: list[int] = []
+    monkeypatch.setattr(
+        sweep_module, "chunk_enqueue", lambda chunk_id, countdown=None: sent.append(chunk_id)
+    )
+    swept = []
+    for minutes in moments:
+        monkeypatch.setattr(
+            sweep_module.timezone, "now", lambda m=minutes: start + timedelta(minutes=m)
+        )
+        before = len(sent)
+        bulk_task_sweep()
+        swept.append(sent[before:])
+    monkeypatch.undo()
+    return swept
+
+
+def _scanned_chunk(acme, settings, **fields) -> BulkTaskChunk:
+    settings.BULK_TASK_PENDING_GRACE_SECONDS = 60
+    chunk = scanned(pending(acme))[0]
+    BulkTaskChunk.objects.filter(pk=chunk.pk).update(**fields)
+    return chunk
+
+
+def test_a_queued_chunk_is_sent_again_a_grace_period_after_its_dispatch_then_with_a_doubling_wait(
+    acme, settings, monkeypatch
+):
+    start = timezone.now()
+    chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
+    minutes = [0.5, 1.1, 2.0, 3.0, 3.2, 7.0, 7.3, 15.2, 15.4]
+
+    swept = _chunk_sweeps_at(monkeypatch, start, minutes)
+
+    # One grace period after its dispatch, then 2, 4 and 8 later: a chunk that
+    # only waits behind a long queue gets a few duplicates, not one a minute.
+    assert swept == [
+        [], [chunk.pk],  # 1 minute after its dispatch
+        [], [], [chunk.pk],  # 2 minutes after that
+        [], [chunk.pk],  # then 4
+        [], [chunk.pk],  # then 8
+    ]  # fmt: skip
+    assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 4
+
+
+def test_a_running_chunk_whose_lease_ran_out_is_sent_at_once_then_with_a_doubling_wait(
+    acme, settings, monkeypatch
+):
+    start = timezone.now()
+    chunk = _scanned_chunk(
+        acme, settings, status="running", lease_owner="dead", lease_expires_at=start
+    )
+
+    swept = _chunk_sweeps_at(monkeypatch, start, [0.1, 0.5, 1.5, 2.2, 4.0, 6.3])
+
+    assert swept == [[chunk.pk], [], [], [chunk.pk], [], [chunk.pk]]
+
+
+def test_a_claim_or_a_dispatch_starts_the_chunks_backoff_again(acme, settings, monkeypatch):
+    start = timezone.now()
+    chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
+    _chunk_sweeps_at(monkeypatch, start, [1.1, 3.2])
+    assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 2
+
+    claimed = chunk_claim(chunk_id=chunk.pk, owner="worker-a")
+    assert claimed is not None
+    assert (claimed.requeues, claimed.queued_at) == (0, None)
+
+    BulkTaskChunk.objects.filter(pk=chunk.pk).update(
+        status="pending", lease_owner="", lease_expires_at=None, requeues=3
+    )
+    BulkTask.objects.filter(pk=chunk.task_id).update(status="inProgress")
+    assert organization_dispatch(organization_id=acme.pk) == [chunk.pk]
+    assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 0

@@ -16,7 +16,7 @@ from config.celery import app as celery_app
 from tests.bulktasks.exports import export_pending, many_members, result_bytes
 from tests.bulktasks.pipeline import pending
 from tests.factories import OrganizationFactory
-from tests.workers import start_worker, wait_for
+from tests.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -27,20 +27,6 @@ def empty_queue():
     celery_app.control.purge()
     yield
     celery_app.control.purge()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(name: str, **kwargs):
-        worker = start_worker(tmp_path, name, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def status_of(task_id: str) -> BulkTask:
