@@ -258,8 +258,12 @@ class BulkTaskChunk(models.Model):
     queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When its message was last sent."
     )
-    requeues = models.PositiveSmallIntegerField(
-        default=0, help_text="Messages the sweeper sent again since it was dispatched or claimed."
+    # A database default, so that a worker of the previous release, still running
+    # while this one migrates, can go on creating chunks; no CHECK constraint,
+    # whose validation would scan the whole table under an exclusive lock.
+    requeues = models.SmallIntegerField(
+        db_default=0,
+        help_text="Messages the sweeper sent again since it was dispatched or claimed.",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

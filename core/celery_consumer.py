@@ -39,5 +39,14 @@ class Consumer(CeleryConsumer):
         if self.hub is None or threading.get_ident() != self._loop_thread:
             return super().call_soon_ack(p, *args, **kwargs)
         ack = ppartial(p, *args, **kwargs)
-        ack()
+        try:
+            ack()
+        except Exception as exc:
+            # Raised from the loop's next turn, as a deferred ack's error would be,
+            # so that a connection lost under it is opened again.
+            self.hub.call_soon(_raise, exc)
         return ack
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc

@@ -192,4 +192,5 @@ def chunk_release(
             lease_owner="",
             lease_expires_at=None,
             queued_at=timezone.now() if to == BulkTaskChunk.Status.QUEUED else None,
+            requeues=0,
         )

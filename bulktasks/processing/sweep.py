@@ -6,7 +6,8 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
@@ -16,6 +17,9 @@ logger = logging.getLogger("bulktasks.services")
 
 # After this many requeues in a row the wait stops doubling (64 grace periods).
 _REQUEUE_BACKOFF_STEPS = 6
+# A chunk's wait stops doubling sooner (16 grace periods): a queued chunk holds
+# one of its organization's places, so a lost message must not keep it an hour.
+_CHUNK_BACKOFF_STEPS = 4
 _BATCH = 1000
 
 
@@ -76,7 +80,9 @@ def _sweep_scans() -> list[str]:
             updated_at__lt=now - grace,
         )
     )
-    due = Q(requeues=0) | _resend_due(now=now, grace=grace, sent_at="requeued_at")
+    due = Q(requeues=0) | _resend_due(
+        now=now, grace=grace, sent_at="requeued_at", steps=_REQUEUE_BACKOFF_STEPS
+    )
     ids = list(BulkTask.objects.filter(left_behind & due).values_list("id", flat=True)[:_BATCH])
     if not ids:
         return ids
@@ -96,28 +102,37 @@ def _sweep_chunks() -> list[str]:
 
     A queued chunk is first sent again a grace period after its dispatch; a
     running one whose lease ran out, at once. Then, as for scans, each wait is
-    twice the last (up to 64 grace periods) until a worker claims it: a chunk
+    twice the last (up to 16 grace periods) until a worker claims it: a chunk
     that only waits behind a long queue gets a few duplicate messages, not one
-    per grace period, which would make the queue longer still.
+    per grace period, which would make the queue longer still. A message the
+    broker refused (an outage) is not counted: it is tried again a grace period
+    later, not after a longer wait.
     """
     now = timezone.now()
     grace = timedelta(seconds=settings.BULK_TASK_PENDING_GRACE_SECONDS)
+    steps = _CHUNK_BACKOFF_STEPS
     quiet = (
         Q(queued_at__isnull=True)
         | Q(requeues=0, queued_at__lt=now - grace)
-        | _resend_due(now=now, grace=grace, sent_at="queued_at")
+        | _resend_due(now=now, grace=grace, sent_at="queued_at", steps=steps)
     )
     lost = Q(status=BulkTaskChunk.Status.QUEUED) & quiet
     dead = Q(status=BulkTaskChunk.Status.RUNNING, lease_expires_at__lt=now) & quiet
     rows = list(BulkTaskChunk.objects.filter(lost | dead).values_list("pk", "task_id")[:_BATCH])
     if not rows:
         return []
-    # A running chunk keeps its status: the claim that takes it over counts the attempt.
+    # Counted before sending, so that a worker claiming the chunk at once resets
+    # a count already written. A running chunk keeps its status: the claim that
+    # takes it over counts the attempt.
     BulkTaskChunk.objects.filter(lost | dead, pk__in=[pk for pk, _ in rows]).update(
-        queued_at=now, requeues=F("requeues") + 1
+        queued_at=now, requeues=Least(F("requeues") + 1, Value(steps))
     )
-    for chunk_id, _ in rows:
-        chunk_enqueue(chunk_id=chunk_id)
+    refused = [chunk_id for chunk_id, _ in rows if not chunk_enqueue(chunk_id=chunk_id)]
+    if refused:
+        # Not claimed since (a claim clears queued_at): not sent, so not counted.
+        BulkTaskChunk.objects.filter(pk__in=refused, queued_at=now).update(
+            requeues=Greatest(F("requeues") - 1, Value(0))
+        )
     logger.info("swept %s bulk task chunks back to the queue", len(rows))
     return list(dict.fromkeys(task_id for _, task_id in rows))
 
@@ -151,11 +166,13 @@ def _sweep_joins() -> list[str]:
     return ids
 
 
-def _resend_due(*, now: datetime, grace: timedelta, sent_at: str) -> Q:
-    """Sent again ``requeues`` (1 or more) times: due ``grace`` x 2^requeues after ``sent_at``."""
-    last = _REQUEUE_BACKOFF_STEPS
-    due = Q(requeues__gte=last, **{f"{sent_at}__lt": now - grace * 2**last})
-    for step in range(1, last):
+def _resend_due(*, now: datetime, grace: timedelta, sent_at: str, steps: int) -> Q:
+    """Sent again ``requeues`` (1 or more) times: due ``grace`` x 2^requeues after ``sent_at``.
+
+    From ``steps`` requeues on, the wait stays ``grace`` x 2^steps.
+    """
+    due = Q(requeues__gte=steps, **{f"{sent_at}__lt": now - grace * 2**steps})
+    for step in range(1, steps):
         due |= Q(requeues=step, **{f"{sent_at}__lt": now - grace * 2**step})
     return due
 

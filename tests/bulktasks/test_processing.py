@@ -487,12 +487,17 @@ def test_a_worker_taking_the_task_resets_the_sweepers_backoff(acme, settings, mo
     assert (claimed.requeues, claimed.requeued_at) == (0, None)
 
 
-def _chunk_sweeps_at(monkeypatch, start, moments: list[float]) -> list[list[int]]:
+def _chunk_sweeps_at(
+    monkeypatch, start, moments: list[float], *, broker_up: bool = True
+) -> list[list[int]]:
     """Sweep once at each of these minutes after ``start``; the chunks each sweep sent again."""
     sent: list[int] = []
-    monkeypatch.setattr(
-        sweep_module, "chunk_enqueue", lambda chunk_id, countdown=None: sent.append(chunk_id)
-    )
+
+    def enqueue(chunk_id: int, countdown: float | None = None) -> bool:
+        sent.append(chunk_id)
+        return broker_up
+
+    monkeypatch.setattr(sweep_module, "chunk_enqueue", enqueue)
     swept = []
     for minutes in moments:
         monkeypatch.setattr(
@@ -543,6 +548,32 @@ def test_a_running_chunk_whose_lease_ran_out_is_sent_at_once_then_with_a_doublin
     swept = _chunk_sweeps_at(monkeypatch, start, [0.1, 0.5, 1.5, 2.2, 4.0, 6.3])
 
     assert swept == [[chunk.pk], [], [], [chunk.pk], [], [chunk.pk]]
+
+
+def test_the_chunks_wait_stops_doubling_at_sixteen_grace_periods(acme, settings, monkeypatch):
+    start = timezone.now()
+    chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
+    # Sent at 1, 3, 7 and 15 minutes; from then on every 16.
+    moments = [1.1, 3.2, 7.3, 15.4, 31.3, 31.5, 47.6]
+
+    swept = _chunk_sweeps_at(monkeypatch, start, moments)
+
+    assert swept == [[chunk.pk]] * 4 + [[], [chunk.pk], [chunk.pk]]
+    assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 4
+
+
+def test_a_message_the_broker_refused_is_not_counted_so_it_is_tried_again_a_grace_period_later(
+    acme, settings, monkeypatch
+):
+    start = timezone.now()
+    chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
+
+    swept = _chunk_sweeps_at(monkeypatch, start, [1.1, 2.2, 3.3], broker_up=False)
+
+    # An outage of the broker: tried once per grace period, not with a doubling
+    # wait, so that the chunk goes as soon as the broker is back.
+    assert swept == [[chunk.pk]] * 3
+    assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 0
 
 
 def test_a_claim_or_a_dispatch_starts_the_chunks_backoff_again(acme, settings, monkeypatch):
