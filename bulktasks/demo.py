@@ -85,13 +85,17 @@ class DemoData:
     other_bulk_task: BulkTask | None = None
 
 
+class DemoConflict(Exception):
+    """The database holds something of the demo's name that the demo did not make."""
+
+
 @transaction.atomic
 def demo_seed() -> DemoData:
     """Create the demo organizations, members and tasks unless they already exist."""
     _admin_get_or_create()
     storage = storage_provider_current()
-    acme = _organization_get_or_create(ORGANIZATION_SLUG, "Acme Corporation")
-    globex = _organization_get_or_create(OTHER_ORGANIZATION_SLUG, "Globex")
+    acme = _organization_get_or_create(ORGANIZATION_SLUG, "Acme Corporation", READER_EMAIL)
+    globex = _organization_get_or_create(OTHER_ORGANIZATION_SLUG, "Globex", OUTSIDER_EMAIL)
     every_bulk_permission = [
         catalog.BULK_TASK_GET,
         catalog.BULK_TASK_LIST,
@@ -221,8 +225,24 @@ def _admin_get_or_create() -> User:
     )
 
 
-def _organization_get_or_create(slug: str, name: str) -> Organization:
-    return organization_get(id_or_slug=slug) or organization_create(slug=slug, name=name)
+def _organization_get_or_create(slug: str, name: str, demo_member: str) -> Organization:
+    """The demo's organization, made now or by an earlier seed; never one the demo did not make.
+
+    The demo makes ``demo_member`` (an address under the reserved ``.example``
+    domain) a member of the organizations it creates. An organization of that
+    slug without them is someone's real one: adding members with published
+    passwords to it would open it to anyone who reads the README.
+    """
+    existing = organization_get(id_or_slug=slug)
+    if existing is None:
+        return organization_create(slug=slug, name=name)
+    if not Membership.objects.filter(organization=existing, user__email=demo_member).exists():
+        raise DemoConflict(
+            f"An organization with slug {slug!r} exists and was not made by the demo: "
+            "refusing to add demo members, whose passwords are public, to it. "
+            "Seed the demo into a database of its own."
+        )
+    return existing
 
 
 def _role_get_or_create(organization: Organization, name: str, permissions: list[str]) -> Role:

@@ -298,6 +298,32 @@ def test_allow_production_seeds_even_with_debug_off(settings: Any) -> None:
     assert BulkTask.objects.filter(organization_id=demo["organization"]["id"]).count() == 4
 
 
+@pytest.mark.parametrize("slug", [demo.ORGANIZATION_SLUG, demo.OTHER_ORGANIZATION_SLUG])
+def test_refuses_to_add_demo_members_to_an_organization_it_did_not_make(
+    settings: Any, slug: str
+) -> None:
+    settings.DEBUG = False
+    real = Organization.objects.create(slug=slug, name="A real tenant")
+    before = database_snapshot()
+
+    with pytest.raises(CommandError, match=f"slug '{slug}' exists and was not made by the demo"):
+        seed_demo("--json", "--allow-production")
+
+    # Nothing at all was written: not the members, not the demo's admin account.
+    assert database_snapshot() == before
+    assert not Membership.objects.filter(organization=real).exists()
+    assert not User.objects.filter(email=demo.ADMIN_EMAIL).exists()
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_seeding_again_recognises_the_organizations_it_made() -> None:
+    first = seed_demo_json()
+
+    again = seed_demo_json()
+
+    assert again["organization"]["id"] == first["organization"]["id"]
+
+
 # --- The tokens and credentials work --------------------------------------------------------
 
 

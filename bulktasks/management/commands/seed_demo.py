@@ -34,7 +34,10 @@ class Command(BaseCommand):
                 "Refusing to seed demo accounts with DEBUG off: their passwords are public. "
                 "Pass --allow-production if you really mean it."
             )
-        data = demo.demo_seed()
+        try:
+            data = demo.demo_seed()
+        except demo.DemoConflict as exc:
+            raise CommandError(str(exc)) from exc
         tokens = {
             "reader": str(AccessToken.for_user(data.reader)),
             "noPermission": str(AccessToken.for_user(data.no_permission)),
