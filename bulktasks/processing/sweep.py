@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Greatest, Least
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from bulktasks.models import BulkTask, BulkTaskChunk
@@ -118,23 +118,26 @@ def _sweep_chunks() -> list[str]:
     )
     lost = Q(status=BulkTaskChunk.Status.QUEUED) & quiet
     dead = Q(status=BulkTaskChunk.Status.RUNNING, lease_expires_at__lt=now) & quiet
-    rows = list(BulkTaskChunk.objects.filter(lost | dead).values_list("pk", "task_id")[:_BATCH])
+    rows = list(
+        BulkTaskChunk.objects.filter(lost | dead).values_list("pk", "task_id", "requeues")[:_BATCH]
+    )
     if not rows:
         return []
     # Counted before sending, so that a worker claiming the chunk at once resets
     # a count already written. A running chunk keeps its status: the claim that
     # takes it over counts the attempt.
-    BulkTaskChunk.objects.filter(lost | dead, pk__in=[pk for pk, _ in rows]).update(
+    BulkTaskChunk.objects.filter(lost | dead, pk__in=[pk for pk, _, _ in rows]).update(
         queued_at=now, requeues=Least(F("requeues") + 1, Value(steps))
     )
-    refused = [chunk_id for chunk_id, _ in rows if not chunk_enqueue(chunk_id=chunk_id)]
-    if refused:
-        # Not claimed since (a claim clears queued_at): not sent, so not counted.
-        BulkTaskChunk.objects.filter(pk__in=refused, queued_at=now).update(
-            requeues=Greatest(F("requeues") - 1, Value(0))
-        )
+    refused: dict[int, list[int]] = {}
+    for chunk_id, _, requeues in rows:
+        if not chunk_enqueue(chunk_id=chunk_id):
+            refused.setdefault(requeues, []).append(chunk_id)
+    for requeues, chunk_ids in refused.items():
+        # Not sent, so not counted; unless claimed since (a claim clears queued_at).
+        BulkTaskChunk.objects.filter(pk__in=chunk_ids, queued_at=now).update(requeues=requeues)
     logger.info("swept %s bulk task chunks back to the queue", len(rows))
-    return list(dict.fromkeys(task_id for _, task_id in rows))
+    return list(dict.fromkeys(task_id for _, task_id, _ in rows))
 
 
 def _sweep_joins() -> list[str]:

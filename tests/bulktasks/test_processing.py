@@ -442,26 +442,44 @@ def _stale_pending_task(acme, settings) -> BulkTask:
     return task
 
 
-def _sweeps_at(monkeypatch, moments: list[timedelta]) -> list[list[str]]:
-    """Sweep once at each of these offsets from now; what each sweep queued again."""
-    start = timezone.now()
-    queued: list[str] = []
-    monkeypatch.setattr(
-        sweep_module, "bulk_task_enqueue", lambda bulk_task_id: queued.append(bulk_task_id)
-    )
+def _sweeps_at(
+    monkeypatch, minutes: list[float], *, start=None, broker_up: bool = True
+) -> list[tuple[list[str], list[int]]]:
+    """Sweep once at each of these minutes after ``start`` (now).
+
+    For each sweep: the tasks it returned, and the chunks whose message it sent
+    again (the broker refusing them all unless ``broker_up``).
+    """
+    start = start or timezone.now()
+    sent: list[int] = []
+
+    def chunk_enqueue(chunk_id: int, countdown: float | None = None) -> bool:
+        sent.append(chunk_id)
+        return broker_up
+
     swept = []
-    for offset in moments:
-        monkeypatch.setattr(sweep_module.timezone, "now", lambda offset=offset: start + offset)
-        swept.append(bulk_task_sweep())
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_module, "bulk_task_enqueue", lambda bulk_task_id: True)
+        patch.setattr(sweep_module, "chunk_enqueue", chunk_enqueue)
+        for offset in minutes:
+            patch.setattr(
+                sweep_module.timezone, "now", lambda m=offset: start + timedelta(minutes=m)
+            )
+            before = len(sent)
+            tasks = bulk_task_sweep()
+            swept.append((tasks, sent[before:]))
     return swept
+
+
+def _chunks_sent(swept: list[tuple[list[str], list[int]]]) -> list[list[int]]:
+    return [chunks for _, chunks in swept]
 
 
 def test_the_sweeper_queues_a_waiting_task_again_with_a_doubling_wait(acme, settings, monkeypatch):
     task = _stale_pending_task(acme, settings)
     minutes = [0, 0.5, 1, 1.9, 2.1, 3, 6.0, 6.2, 14.1, 14.3]
 
-    swept = _sweeps_at(monkeypatch, [timedelta(minutes=m) for m in minutes])
+    swept = [tasks for tasks, _ in _sweeps_at(monkeypatch, minutes)]
 
     # Queued again at once, then after 2 grace periods, then after 4, then after 8:
     # not at every sweep while it waits behind a backlog.
@@ -478,36 +496,13 @@ def test_the_sweeper_queues_a_waiting_task_again_with_a_doubling_wait(acme, sett
 
 def test_a_worker_taking_the_task_resets_the_sweepers_backoff(acme, settings, monkeypatch):
     task = _stale_pending_task(acme, settings)
-    _sweeps_at(monkeypatch, [timedelta(0)])
+    _sweeps_at(monkeypatch, [0])
     assert BulkTask.objects.get(pk=task.pk).requeues == 1
 
     claimed = bulk_task_claim(bulk_task_id=task.pk, owner="worker-a")
 
     assert claimed is not None
     assert (claimed.requeues, claimed.requeued_at) == (0, None)
-
-
-def _chunk_sweeps_at(
-    monkeypatch, start, moments: list[float], *, broker_up: bool = True
-) -> list[list[int]]:
-    """Sweep once at each of these minutes after ``start``; the chunks each sweep sent again."""
-    sent: list[int] = []
-
-    def enqueue(chunk_id: int, countdown: float | None = None) -> bool:
-        sent.append(chunk_id)
-        return broker_up
-
-    monkeypatch.setattr(sweep_module, "chunk_enqueue", enqueue)
-    swept = []
-    for minutes in moments:
-        monkeypatch.setattr(
-            sweep_module.timezone, "now", lambda m=minutes: start + timedelta(minutes=m)
-        )
-        before = len(sent)
-        bulk_task_sweep()
-        swept.append(sent[before:])
-    monkeypatch.undo()
-    return swept
 
 
 def _scanned_chunk(acme, settings, **fields) -> BulkTaskChunk:
@@ -524,7 +519,7 @@ def test_a_queued_chunk_is_sent_again_a_grace_period_after_its_dispatch_then_wit
     chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
     minutes = [0.5, 1.1, 2.0, 3.0, 3.2, 7.0, 7.3, 15.2, 15.4]
 
-    swept = _chunk_sweeps_at(monkeypatch, start, minutes)
+    swept = _chunks_sent(_sweeps_at(monkeypatch, minutes, start=start))
 
     # One grace period after its dispatch, then 2, 4 and 8 later: a chunk that
     # only waits behind a long queue gets a few duplicates, not one a minute.
@@ -545,7 +540,7 @@ def test_a_running_chunk_whose_lease_ran_out_is_sent_at_once_then_with_a_doublin
         acme, settings, status="running", lease_owner="dead", lease_expires_at=start
     )
 
-    swept = _chunk_sweeps_at(monkeypatch, start, [0.1, 0.5, 1.5, 2.2, 4.0, 6.3])
+    swept = _chunks_sent(_sweeps_at(monkeypatch, [0.1, 0.5, 1.5, 2.2, 4.0, 6.3], start=start))
 
     assert swept == [[chunk.pk], [], [], [chunk.pk], [], [chunk.pk]]
 
@@ -556,7 +551,7 @@ def test_the_chunks_wait_stops_doubling_at_sixteen_grace_periods(acme, settings,
     # Sent at 1, 3, 7 and 15 minutes; from then on every 16.
     moments = [1.1, 3.2, 7.3, 15.4, 31.3, 31.5, 47.6]
 
-    swept = _chunk_sweeps_at(monkeypatch, start, moments)
+    swept = _chunks_sent(_sweeps_at(monkeypatch, moments, start=start))
 
     assert swept == [[chunk.pk]] * 4 + [[], [chunk.pk], [chunk.pk]]
     assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 4
@@ -568,7 +563,7 @@ def test_a_message_the_broker_refused_is_not_counted_so_it_is_tried_again_a_grac
     start = timezone.now()
     chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
 
-    swept = _chunk_sweeps_at(monkeypatch, start, [1.1, 2.2, 3.3], broker_up=False)
+    swept = _chunks_sent(_sweeps_at(monkeypatch, [1.1, 2.2, 3.3], start=start, broker_up=False))
 
     # An outage of the broker: tried once per grace period, not with a doubling
     # wait, so that the chunk goes as soon as the broker is back.
@@ -576,10 +571,22 @@ def test_a_message_the_broker_refused_is_not_counted_so_it_is_tried_again_a_grac
     assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 0
 
 
+def test_a_refused_message_leaves_the_count_as_it_was_even_at_the_cap(acme, settings, monkeypatch):
+    start = timezone.now()
+    chunk = _scanned_chunk(
+        acme, settings, status="queued", queued_at=start - timedelta(minutes=17), requeues=4
+    )
+
+    swept = _chunks_sent(_sweeps_at(monkeypatch, [0], start=start, broker_up=False))
+
+    assert swept == [[chunk.pk]]
+    assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 4
+
+
 def test_a_claim_or_a_dispatch_starts_the_chunks_backoff_again(acme, settings, monkeypatch):
     start = timezone.now()
     chunk = _scanned_chunk(acme, settings, status="queued", queued_at=start)
-    _chunk_sweeps_at(monkeypatch, start, [1.1, 3.2])
+    _sweeps_at(monkeypatch, [1.1, 3.2], start=start)
     assert BulkTaskChunk.objects.get(pk=chunk.pk).requeues == 2
 
     claimed = chunk_claim(chunk_id=chunk.pk, owner="worker-a")
